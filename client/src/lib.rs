@@ -1,0 +1,1 @@
+//! The passerelle client.

@@ -1,0 +1,20 @@
+//! The core of passerelle: identifiers, the automerge-repo wire messages, and a sans-IO sync
+//! engine. Nothing here opens a socket, touches a disk or reads a clock: events and the
+//! current time go in, effects come out as data, and a runtime (the server, the client, the
+//! deterministic simulation in the tests) carries them out.
+//!
+//! # Layout
+//! - [`document_id`]: [`DocumentId`], bs58check over 16 bytes, as automerge-repo spells it.
+//! - [`peer_id`]: [`PeerId`], a peer's self-chosen address.
+//! - [`message`]: the protocol messages and their CBOR encoding.
+//! - [`storage_task`]: what the engine asks of durable storage, as data.
+
+mod document_id;
+mod message;
+mod peer_id;
+mod storage_task;
+
+pub use document_id::{DocumentId, DocumentIdError, URL_PREFIX};
+pub use message::{HeadsAt, Message, PROTOCOL_VERSION, PeerMetadata};
+pub use peer_id::{MAX_PEER_ID_LEN, PeerId, PeerIdError};
+pub use storage_task::{StorageResult, StorageTask, TaskId};

@@ -1,0 +1,1 @@
+//! Shared helpers for passerelle's end-to-end tests.
