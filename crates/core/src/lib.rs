@@ -7,14 +7,24 @@
 //! - [`document_id`]: [`DocumentId`], bs58check over 16 bytes, as automerge-repo spells it.
 //! - [`peer_id`]: [`PeerId`], a peer's self-chosen address.
 //! - [`message`]: the protocol messages and their CBOR encoding.
+//! - `wire`: the CBOR codec of those messages ([`Message::encode`], [`Message::decode`]),
+//!   byte-compatible with automerge-repo's JS packages, and its [`DecodeLimits`].
+//! - `effect`: [`Event`] in, [`Effect`] out, [`Millis`] for time.
+//! - `engine`: [`Engine`], the sans-IO sync engine, and its invariants.
 //! - [`storage_task`]: what the engine asks of durable storage, as data.
 
 mod document_id;
+mod effect;
+mod engine;
 mod message;
 mod peer_id;
 mod storage_task;
+mod wire;
 
 pub use document_id::{DocumentId, DocumentIdError, URL_PREFIX};
+pub use effect::{Effect, Event, Millis, PeerRole};
+pub use engine::{Engine, EngineConfig, EngineError};
 pub use message::{HeadsAt, Message, PROTOCOL_VERSION, PeerMetadata};
 pub use peer_id::{MAX_PEER_ID_LEN, PeerId, PeerIdError};
 pub use storage_task::{StorageResult, StorageTask, TaskId};
+pub use wire::{DecodeError, DecodeLimits, FieldError};

@@ -2,7 +2,8 @@
 //!
 //! Every WebSocket binary frame holds one CBOR map. Field names are camelCase strings, byte
 //! payloads are plain CBOR byte strings. [`Message::decode`] is the only way bytes from the
-//! network become a [`Message`]; it enforces [`DecodeLimits`] before it allocates.
+//! network become a [`Message`]; it enforces [`DecodeLimits`](crate::DecodeLimits) before it
+//! allocates.
 
 use std::collections::BTreeMap;
 

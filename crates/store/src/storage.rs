@@ -1,5 +1,7 @@
 //! The [`Storage`] trait: a narrow, durable key-value interface that every backend implements.
 
+use std::path::PathBuf;
+
 use crate::StorageKey;
 
 /// A failure of the storage backend (I/O, corruption). Expected outcomes such as "not found"
@@ -12,10 +14,30 @@ pub enum StorageError {
     /// A stored value failed its checksum or could not be decoded: the disk holds something
     /// we did not write. Never silently accepted.
     #[error("stored value at {key} is corrupt: {reason}")]
-    Corrupt { key: String, reason: String },
+    Corrupt {
+        /// The key as displayed (`a/b/c`), or what names the damaged thing when no single
+        /// key does (a document id for a compaction, `(sled log)` for sled's own files).
+        key: String,
+        /// What is wrong, in words.
+        reason: String,
+    },
     /// A key or value the backend refuses.
     #[error("invalid storage request: {0}")]
     Invalid(String),
+    /// The data directory is locked by another process, most likely a server already running
+    /// on it. Two processes writing the same sled directory would corrupt it, so sled refuses;
+    /// this variant lets a CLI say so plainly instead of printing an I/O error.
+    #[error(
+        "the data directory {} is in use by another process (is a server already running on \
+         it?): {detail}",
+        path.display()
+    )]
+    Locked {
+        /// The directory that could not be locked.
+        path: PathBuf,
+        /// The backend's own words, for the log.
+        detail: String,
+    },
 }
 
 /// One write in a [`Batch`].
@@ -67,6 +89,15 @@ impl Batch {
 /// **Contract**: when [`Storage::apply`] returns `Ok`, every write of the batch is on stable
 /// storage (flushed) and survives a crash of the process; a crash during the call leaves
 /// either all of the batch or none of it.
+///
+/// Reads of single keys see each write whole. A scan ([`Storage::scan_prefix`],
+/// [`Storage::keys_with_prefix`]) that runs while another thread applies a batch may see part
+/// of that batch: sled's iterators are not snapshots. A caller that needs a consistent view of
+/// several keys coordinates its own writers, as [`DocStore`](crate::DocStore) does.
+///
+/// Backends check what they read: a value that is not what was written (a flipped bit, a
+/// truncated record) is [`StorageError::Corrupt`] naming its key, never a panic and never
+/// silently returned.
 pub trait Storage: Send + Sync + 'static {
     /// The value at `key`, if any.
     fn get(&self, key: &StorageKey) -> Result<Option<Vec<u8>>, StorageError>;
@@ -77,6 +108,23 @@ pub trait Storage: Send + Sync + 'static {
     /// Every key that starts with `prefix`, without reading values, in key order.
     fn keys_with_prefix(&self, prefix: &StorageKey) -> Result<Vec<StorageKey>, StorageError>;
 
-    /// Applies the batch atomically and durably (see the trait's contract).
+    /// Applies the batch atomically and durably (see the trait's contract). A batch that
+    /// writes to the empty key is refused with [`StorageError::Invalid`] before anything is
+    /// written.
     fn apply(&self, batch: Batch) -> Result<(), StorageError>;
+}
+
+/// Refuses a batch that writes to the empty key, the one check keys cannot make for
+/// themselves (the empty key is a valid prefix). Every backend calls it first in `apply`, so
+/// they all refuse the same batches.
+pub(crate) fn check_batch(batch: &Batch) -> Result<(), StorageError> {
+    let writes_root = batch.ops.iter().any(|op| match op {
+        Op::Put(key, _) | Op::Delete(key) => key.is_empty(),
+    });
+    if writes_root {
+        return Err(StorageError::Invalid(
+            "a value cannot be stored under the empty key".to_owned(),
+        ));
+    }
+    Ok(())
 }

@@ -1,0 +1,964 @@
+//! [`Engine`]: the sans-IO sync engine. It holds documents in memory, speaks the document
+//! half of the automerge-repo protocol with many peers at once, and asks for storage as data.
+//!
+//! # Invariants
+//! - **No sync message leaves the engine while the document holds changes that are not yet
+//!   durable.** Every change (local or received) becomes a storage append at once; messages
+//!   for that document are generated only after every append has been answered. So a peer
+//!   that sees our heads move can rely on them surviving a crash, and a server's reply that
+//!   acknowledges a client's changes means they are on disk.
+//! - **Sync state never outlives a connection.** A peer that (re)connects starts from a fresh
+//!   `sync::State`, and a sync that has not converged is restarted from a fresh state after a
+//!   timeout. automerge's `in_flight` flag otherwise leaves two peers silent while diverged
+//!   when their messages were lost.
+//! - **A loaded document gets a new actor id.** Reusing one after a crash could produce two
+//!   different changes with the same (actor, seq) ("duplicate seq" errors on every peer).
+//! - **A malformed message hurts only its sender.** Decoding errors and panics inside
+//!   automerge are contained per message; the document is reloaded from storage if a panic may
+//!   have left it half-updated, and every other peer is served on.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::panic::{AssertUnwindSafe, catch_unwind};
+
+use automerge::sync::{self, SyncDoc};
+use automerge::transaction::Transaction;
+use automerge::{ActorId, Automerge, AutomergeError, ChangeHash, ReadDoc};
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+
+use crate::effect::{Effect, Event, Millis, PeerRole};
+use crate::{DocumentId, Message, PeerId, StorageResult, StorageTask, TaskId};
+
+/// Tunables of the [`Engine`].
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Our own peer id, the `senderId` of every message we send.
+    pub peer_id: PeerId,
+    /// Seeds the engine's randomness (actor ids), so a simulation replays exactly.
+    pub seed: u64,
+    /// How long a sync may stay unanswered and unconverged before it restarts from a fresh
+    /// state. Doubles on each retry up to `max_retry_after_ms`.
+    pub retry_after_ms: u64,
+    /// The cap of the retry backoff.
+    pub max_retry_after_ms: u64,
+    /// A document untouched for this long, with nothing pending and every peer converged, is
+    /// dropped from memory (it reloads from storage on demand).
+    pub evict_idle_after_ms: u64,
+    /// At most this many documents in memory; past it, the least recently used documents that
+    /// can be evicted are, at the next tick.
+    pub max_loaded_documents: usize,
+}
+
+impl EngineConfig {
+    /// Defaults suited to a server or a client on a real network.
+    pub fn new(peer_id: PeerId) -> Self {
+        Self {
+            peer_id,
+            seed: rand::random(),
+            retry_after_ms: 5_000,
+            max_retry_after_ms: 60_000,
+            evict_idle_after_ms: 60_000,
+            max_loaded_documents: 10_000,
+        }
+    }
+}
+
+/// A caller error: what was asked cannot be done in the engine's current state.
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    /// The document is not in memory; `open` it and wait for [`Effect::Ready`].
+    #[error("document {0} is not loaded")]
+    NotLoaded(DocumentId),
+    /// The document is being reloaded after a fault, or its storage failed.
+    #[error("document {0} is unavailable: {1}")]
+    Unavailable(DocumentId, String),
+    /// The change itself failed; nothing was committed.
+    #[error("the change failed: {0}")]
+    Change(#[from] AutomergeError),
+}
+
+/// The sync engine. See the module documentation for its invariants.
+#[derive(Debug)]
+pub struct Engine {
+    config: EngineConfig,
+    rng: StdRng,
+    now: Millis,
+    next_task: u64,
+    docs: BTreeMap<DocumentId, DocSlot>,
+    peers: BTreeMap<PeerId, PeerRole>,
+    /// The connected peers that asked about each document. A document may be evicted and
+    /// reloaded while they stay connected: when its heads move, they hear of it again.
+    subscribers: BTreeMap<DocumentId, BTreeSet<PeerId>>,
+    effects: Vec<Effect>,
+}
+
+#[derive(Debug)]
+enum DocSlot {
+    Loading { task: TaskId, queued: Vec<Queued> },
+    Ready(Box<DocState>),
+    Failed { reason: String },
+}
+
+#[derive(Debug)]
+enum Queued {
+    Received {
+        from: PeerId,
+        message: Message,
+        may_write: bool,
+    },
+}
+
+#[derive(Debug)]
+struct PendingAppend {
+    task: TaskId,
+    heads: Vec<ChangeHash>,
+    chunk: Vec<u8>,
+    done: bool,
+    failed: bool,
+}
+
+#[derive(Debug)]
+struct DocState {
+    doc: Automerge,
+    /// The heads covered by the chunks handed to storage so far.
+    chunked_heads: Vec<ChangeHash>,
+    /// The heads covered by chunks storage has acknowledged, in order.
+    durable_heads: Vec<ChangeHash>,
+    /// Appends in the order they were emitted; popped from the front once answered.
+    appends: VecDeque<PendingAppend>,
+    peers: BTreeMap<PeerId, PeerDoc>,
+    /// A panic inside automerge may have left the document half-updated: it is reloaded from
+    /// storage as soon as the pending appends are answered.
+    poisoned: bool,
+    queued: Vec<Queued>,
+    last_used: Millis,
+    /// Highest ephemeral `count` seen per session id, so relayed messages are never looped.
+    ephemeral_seen: BTreeMap<String, u64>,
+    told_unavailable: bool,
+}
+
+#[derive(Debug)]
+struct PeerDoc {
+    sync: sync::State,
+    last_activity: Millis,
+    retry_after_ms: u64,
+    /// The peer said it has no copy.
+    unavailable: bool,
+    /// The peer may not write and holds changes we refused: send only when our heads move,
+    /// or the two of us would exchange empty messages forever.
+    refused_heads: Option<Vec<ChangeHash>>,
+}
+
+impl PeerDoc {
+    fn new(now: Millis, retry_after_ms: u64) -> Self {
+        Self {
+            sync: sync::State::new(),
+            last_activity: now,
+            retry_after_ms,
+            unavailable: false,
+            refused_heads: None,
+        }
+    }
+}
+
+impl Engine {
+    /// A new engine with no documents and no peers.
+    pub fn new(config: EngineConfig) -> Self {
+        Self {
+            rng: StdRng::seed_from_u64(config.seed),
+            config,
+            now: Millis(0),
+            next_task: 0,
+            docs: BTreeMap::new(),
+            peers: BTreeMap::new(),
+            subscribers: BTreeMap::new(),
+            effects: Vec::new(),
+        }
+    }
+
+    /// Our peer id.
+    pub fn peer_id(&self) -> &PeerId {
+        &self.config.peer_id
+    }
+
+    /// Reacts to one event at time `now`.
+    pub fn handle(&mut self, now: Millis, event: Event) -> Vec<Effect> {
+        self.now = self.now.max(now);
+        match event {
+            Event::PeerConnected { peer, role } => self.peer_connected(peer, role),
+            Event::PeerDisconnected { peer } => self.peer_disconnected(&peer),
+            Event::Received {
+                from,
+                message,
+                may_write,
+            } => self.received(from, message, may_write),
+            Event::Storage(result) => self.storage_result(result),
+            Event::Tick => self.tick(),
+        }
+        std::mem::take(&mut self.effects)
+    }
+
+    /// Creates a new, empty document (with one empty change, so that it exists on the wire as
+    /// automerge-repo's documents do) and starts storing it.
+    pub fn create_document(&mut self, now: Millis) -> (DocumentId, Vec<Effect>) {
+        self.now = self.now.max(now);
+        let document_id = DocumentId::from_bytes(self.rng.r#gen());
+        let mut doc = Automerge::new().with_actor(self.new_actor());
+        doc.empty_commit(automerge::transaction::CommitOptions::default());
+        let state = DocState::new(doc, Vec::new(), self.now);
+        self.docs
+            .insert(document_id, DocSlot::Ready(Box::new(state)));
+        self.effects.push(Effect::Ready {
+            document_id,
+            exists: true,
+        });
+        self.after_change(document_id, Vec::new());
+        self.offer_to_announce_peers(document_id);
+        (document_id, std::mem::take(&mut self.effects))
+    }
+
+    /// Makes sure the document is in memory (loading it from storage if needed) and, once it
+    /// is, syncs it with the peers we announce to. [`Effect::Ready`] tells when it is.
+    pub fn open(&mut self, now: Millis, document_id: DocumentId) -> Vec<Effect> {
+        self.now = self.now.max(now);
+        match self.docs.get_mut(&document_id) {
+            Some(DocSlot::Ready(state)) => {
+                state.last_used = self.now;
+                let exists = !state.doc.get_heads().is_empty();
+                self.effects.push(Effect::Ready {
+                    document_id,
+                    exists,
+                });
+            }
+            Some(DocSlot::Loading { .. }) => {}
+            Some(DocSlot::Failed { .. }) | None => self.start_load(document_id, Vec::new()),
+        }
+        std::mem::take(&mut self.effects)
+    }
+
+    /// Applies a local change through `f`. The change is in memory at once and durable after
+    /// the [`Effect::Durable`] that covers its heads.
+    pub fn change<O>(
+        &mut self,
+        now: Millis,
+        document_id: DocumentId,
+        f: impl FnOnce(&mut Transaction<'_>) -> Result<O, AutomergeError>,
+    ) -> Result<(O, Vec<Effect>), EngineError> {
+        self.now = self.now.max(now);
+        let now = self.now;
+        let state = self.ready_mut(document_id)?;
+        let before = state.doc.get_heads();
+        let mut tx = state.doc.transaction();
+        let output = match f(&mut tx) {
+            Ok(output) => output,
+            Err(error) => {
+                tx.rollback();
+                return Err(EngineError::Change(error));
+            }
+        };
+        tx.commit();
+        state.last_used = now;
+        self.after_change(document_id, before);
+        self.flush_document(document_id);
+        Ok((output, std::mem::take(&mut self.effects)))
+    }
+
+    /// The document, if it is in memory.
+    pub fn document(&self, document_id: &DocumentId) -> Option<&Automerge> {
+        match self.docs.get(document_id) {
+            Some(DocSlot::Ready(state)) if !state.poisoned => Some(&state.doc),
+            _ => None,
+        }
+    }
+
+    /// Whether every change of the in-memory document is durable.
+    pub fn is_durable(&self, document_id: &DocumentId) -> bool {
+        match self.docs.get(document_id) {
+            Some(DocSlot::Ready(state)) => state.appends.is_empty(),
+            _ => true,
+        }
+    }
+
+    /// Whether `peer` last told us it holds exactly our heads of this document.
+    pub fn is_in_sync_with(&self, document_id: &DocumentId, peer: &PeerId) -> bool {
+        match self.docs.get(document_id) {
+            Some(DocSlot::Ready(state)) => state.peers.get(peer).is_some_and(|peer_doc| {
+                peer_doc.sync.their_heads.as_deref() == Some(&state.doc.get_heads())
+            }),
+            _ => false,
+        }
+    }
+
+    /// The documents currently in memory.
+    pub fn loaded_documents(&self) -> impl Iterator<Item = DocumentId> + '_ {
+        self.docs.iter().filter_map(|(id, slot)| match slot {
+            DocSlot::Ready(_) => Some(*id),
+            _ => None,
+        })
+    }
+
+    /// Whether there is nothing left to do but wait for new input: no storage task unanswered.
+    pub fn is_idle(&self) -> bool {
+        self.docs.values().all(|slot| match slot {
+            DocSlot::Loading { .. } => false,
+            DocSlot::Ready(state) => state.appends.is_empty(),
+            DocSlot::Failed { .. } => true,
+        })
+    }
+
+    fn new_actor(&mut self) -> ActorId {
+        let bytes: [u8; 16] = self.rng.r#gen();
+        ActorId::from(&bytes[..])
+    }
+
+    fn next_task(&mut self) -> TaskId {
+        self.next_task += 1;
+        TaskId(self.next_task)
+    }
+
+    fn ready_mut(&mut self, document_id: DocumentId) -> Result<&mut DocState, EngineError> {
+        match self.docs.get_mut(&document_id) {
+            Some(DocSlot::Ready(state)) if !state.poisoned => Ok(state),
+            Some(DocSlot::Ready(_)) => Err(EngineError::Unavailable(
+                document_id,
+                "reloading after a fault".into(),
+            )),
+            Some(DocSlot::Failed { reason }) => {
+                Err(EngineError::Unavailable(document_id, reason.clone()))
+            }
+            Some(DocSlot::Loading { .. }) | None => Err(EngineError::NotLoaded(document_id)),
+        }
+    }
+
+    fn start_load(&mut self, document_id: DocumentId, queued: Vec<Queued>) {
+        let task = self.next_task();
+        self.docs
+            .insert(document_id, DocSlot::Loading { task, queued });
+        self.effects
+            .push(Effect::Storage(StorageTask::Load { task, document_id }));
+    }
+
+    fn peer_connected(&mut self, peer: PeerId, role: PeerRole) {
+        self.forget_peer(&peer);
+        self.peers.insert(peer.clone(), role);
+        if role == PeerRole::Announce {
+            let ids: Vec<DocumentId> = self.loaded_documents().collect();
+            for document_id in ids {
+                self.offer_to(document_id, &peer);
+            }
+        }
+    }
+
+    fn peer_disconnected(&mut self, peer: &PeerId) {
+        self.forget_peer(peer);
+        self.peers.remove(peer);
+    }
+
+    fn forget_peer(&mut self, peer: &PeerId) {
+        self.subscribers.retain(|_, peers| {
+            peers.remove(peer);
+            !peers.is_empty()
+        });
+        for slot in self.docs.values_mut() {
+            if let DocSlot::Ready(state) = slot {
+                state.peers.remove(peer);
+            }
+        }
+    }
+
+    /// Starts syncing a loaded document with every peer we announce to.
+    fn offer_to_announce_peers(&mut self, document_id: DocumentId) {
+        let peers: Vec<PeerId> = self
+            .peers
+            .iter()
+            .filter(|(_, role)| **role == PeerRole::Announce)
+            .map(|(peer, _)| peer.clone())
+            .collect();
+        for peer in peers {
+            self.offer_to(document_id, &peer);
+        }
+    }
+
+    fn offer_to(&mut self, document_id: DocumentId, peer: &PeerId) {
+        let (now, retry) = (self.now, self.config.retry_after_ms);
+        if let Some(DocSlot::Ready(state)) = self.docs.get_mut(&document_id) {
+            state
+                .peers
+                .entry(peer.clone())
+                .or_insert_with(|| PeerDoc::new(now, retry));
+        }
+        self.flush_document(document_id);
+    }
+
+    fn received(&mut self, from: PeerId, message: Message, may_write: bool) {
+        if !self.peers.contains_key(&from) {
+            // A message from a peer the runtime never connected: ignore rather than guess.
+            return;
+        }
+        let Some(document_id) = message.document_id() else {
+            self.effects.push(Effect::PeerError {
+                peer: from,
+                document_id: None,
+                error: format!(
+                    "a `{}` message is not a document message",
+                    message.type_name()
+                ),
+            });
+            return;
+        };
+        if let Message::Ephemeral { .. } = message {
+            self.relay_ephemeral(document_id, &from, message);
+            return;
+        }
+        if matches!(message, Message::Sync { .. } | Message::Request { .. }) {
+            self.subscribers
+                .entry(document_id)
+                .or_default()
+                .insert(from.clone());
+        }
+        match self.docs.get_mut(&document_id) {
+            Some(DocSlot::Loading { queued, .. }) => queued.push(Queued::Received {
+                from,
+                message,
+                may_write,
+            }),
+            Some(DocSlot::Ready(state)) if state.poisoned => state.queued.push(Queued::Received {
+                from,
+                message,
+                may_write,
+            }),
+            Some(DocSlot::Ready(_)) => self.apply_received(document_id, from, message, may_write),
+            Some(DocSlot::Failed { .. }) => {
+                if matches!(message, Message::Sync { .. } | Message::Request { .. }) {
+                    self.send_unavailable(document_id, from);
+                }
+            }
+            None => self.start_load(
+                document_id,
+                vec![Queued::Received {
+                    from,
+                    message,
+                    may_write,
+                }],
+            ),
+        }
+    }
+
+    fn send_unavailable(&mut self, document_id: DocumentId, to: PeerId) {
+        let message = Message::DocUnavailable {
+            sender_id: self.config.peer_id.clone(),
+            target_id: to.clone(),
+            document_id,
+        };
+        self.effects.push(Effect::Send { to, message });
+    }
+
+    fn apply_received(
+        &mut self,
+        document_id: DocumentId,
+        from: PeerId,
+        message: Message,
+        may_write: bool,
+    ) {
+        let (now, retry) = (self.now, self.config.retry_after_ms);
+        let Some(DocSlot::Ready(state)) = self.docs.get_mut(&document_id) else {
+            return;
+        };
+        state.last_used = now;
+        let (data, is_request) = match message {
+            Message::Sync { data, .. } => (data, false),
+            Message::Request { data, .. } => (data, true),
+            Message::DocUnavailable { .. } => {
+                if let Some(peer_doc) = state.peers.get_mut(&from) {
+                    peer_doc.unavailable = true;
+                    peer_doc.last_activity = now;
+                }
+                self.check_unavailable(document_id);
+                return;
+            }
+            _ => return,
+        };
+        let sync_message = match sync::Message::decode(&data) {
+            Ok(sync_message) => sync_message,
+            Err(error) => {
+                self.effects.push(Effect::PeerError {
+                    peer: from,
+                    document_id: Some(document_id),
+                    error: format!("malformed sync message: {error}"),
+                });
+                return;
+            }
+        };
+        let peer_doc = state
+            .peers
+            .entry(from.clone())
+            .or_insert_with(|| PeerDoc::new(now, retry));
+        peer_doc.last_activity = now;
+        peer_doc.unavailable = false;
+        peer_doc.retry_after_ms = retry;
+        peer_doc.sync.read_only = !may_write;
+        if !may_write {
+            let missing = state.doc.get_missing_deps(&sync_message.heads);
+            if !missing.is_empty() {
+                if peer_doc.refused_heads.as_ref() != Some(&sync_message.heads) {
+                    self.effects.push(Effect::Refused {
+                        peer: from.clone(),
+                        document_id,
+                        reason: "you have read-only access to this document; your changes were not accepted".into(),
+                    });
+                }
+                peer_doc.refused_heads = Some(sync_message.heads.clone());
+            } else {
+                peer_doc.refused_heads = None;
+            }
+        }
+        let before = state.doc.get_heads();
+        let doc = &mut state.doc;
+        let sync_state = &mut peer_doc.sync;
+        let outcome = catch_unwind(AssertUnwindSafe(|| {
+            doc.receive_sync_message(sync_state, sync_message)
+        }));
+        match outcome {
+            Ok(Ok(())) => {
+                // automerge never sends a change twice in one sync session (`sent_hashes`). A
+                // peer that asks for one we already sent did not get it (a lost message or a
+                // lost HTTP response): forget that we sent it, or it never arrives.
+                if let Some(need) = peer_doc.sync.their_need.as_ref() {
+                    for hash in need {
+                        peer_doc.sync.sent_hashes.remove(hash);
+                    }
+                }
+            }
+            Ok(Err(error)) => {
+                state.peers.remove(&from);
+                self.effects.push(Effect::PeerError {
+                    peer: from,
+                    document_id: Some(document_id),
+                    error: format!("could not apply sync message: {error}"),
+                });
+                // automerge checks a message before applying it, but be safe: keep whatever
+                // changed durable, and carry on.
+                self.after_change(document_id, before);
+                return;
+            }
+            Err(_panic) => {
+                state.peers.remove(&from);
+                state.poisoned = true;
+                self.effects.push(Effect::PeerError {
+                    peer: from,
+                    document_id: Some(document_id),
+                    error: "the sync message could not be applied (automerge rejected it)".into(),
+                });
+                self.reload_if_poisoned(document_id);
+                return;
+            }
+        }
+        let after = state.doc.get_heads();
+        if after != before {
+            let hashes = state
+                .doc
+                .get_changes(&before)
+                .iter()
+                .map(|change| change.hash())
+                .collect();
+            self.effects.push(Effect::ChangesApplied {
+                document_id,
+                from: from.clone(),
+                hashes,
+            });
+            self.after_change(document_id, before);
+        }
+        let has_copy = !after.is_empty();
+        if is_request && !has_copy {
+            self.send_unavailable(document_id, from);
+            return;
+        }
+        self.flush_document(document_id);
+    }
+
+    fn relay_ephemeral(&mut self, document_id: DocumentId, from: &PeerId, message: Message) {
+        let Message::Ephemeral {
+            sender_id,
+            count,
+            session_id,
+            data,
+            ..
+        } = message
+        else {
+            return;
+        };
+        let Some(DocSlot::Ready(state)) = self.docs.get_mut(&document_id) else {
+            return;
+        };
+        if state
+            .ephemeral_seen
+            .get(&session_id)
+            .is_some_and(|seen| count <= *seen)
+        {
+            return;
+        }
+        state.ephemeral_seen.insert(session_id.clone(), count);
+        let targets: Vec<PeerId> = state.peers.keys().filter(|p| *p != from).cloned().collect();
+        for to in targets {
+            self.effects.push(Effect::Send {
+                message: Message::Ephemeral {
+                    sender_id: sender_id.clone(),
+                    target_id: to.clone(),
+                    count,
+                    session_id: session_id.clone(),
+                    document_id,
+                    data: data.clone(),
+                },
+                to,
+            });
+        }
+    }
+
+    fn check_unavailable(&mut self, document_id: DocumentId) {
+        let Some(DocSlot::Ready(state)) = self.docs.get_mut(&document_id) else {
+            return;
+        };
+        if !state.doc.get_heads().is_empty() || state.told_unavailable {
+            return;
+        }
+        let announce: Vec<&PeerId> = self
+            .peers
+            .iter()
+            .filter(|(_, role)| **role == PeerRole::Announce)
+            .map(|(peer, _)| peer)
+            .collect();
+        let all_said_no = !announce.is_empty()
+            && announce
+                .iter()
+                .all(|peer| state.peers.get(*peer).is_some_and(|p| p.unavailable));
+        if all_said_no {
+            state.told_unavailable = true;
+            self.effects.push(Effect::Unavailable { document_id });
+        }
+    }
+
+    /// Turns whatever changed since `before` into one storage append.
+    fn after_change(&mut self, document_id: DocumentId, before: Vec<ChangeHash>) {
+        let task = TaskId(self.next_task + 1);
+        let (now, retry) = (self.now, self.config.retry_after_ms);
+        let Some(DocSlot::Ready(state)) = self.docs.get_mut(&document_id) else {
+            return;
+        };
+        let heads = state.doc.get_heads();
+        if heads == before || heads == state.chunked_heads {
+            return;
+        }
+        // Everyone who asked about this document hears of the change, even if the document
+        // was evicted (and their sync state with it) since they asked.
+        let interested = self
+            .subscribers
+            .get(&document_id)
+            .into_iter()
+            .flatten()
+            .chain(
+                self.peers
+                    .iter()
+                    .filter(|(_, role)| **role == PeerRole::Announce)
+                    .map(|(peer, _)| peer),
+            );
+        for peer in interested {
+            state
+                .peers
+                .entry(peer.clone())
+                .or_insert_with(|| PeerDoc::new(now, retry));
+        }
+        // Each chunk holds every change since the last durable point, not only those since
+        // the previous chunk: appends may land in any order and a crash may keep a later one
+        // without an earlier one, so every chunk must load on top of what is durable.
+        let chunk = state.doc.save_after(&state.durable_heads);
+        state.chunked_heads = heads.clone();
+        state.told_unavailable = false;
+        self.next_task += 1;
+        state.appends.push_back(PendingAppend {
+            task,
+            heads,
+            chunk: chunk.clone(),
+            done: false,
+            failed: false,
+        });
+        self.effects.push(Effect::Storage(StorageTask::Append {
+            task,
+            document_id,
+            chunk,
+        }));
+    }
+
+    /// Generates sync messages for every peer of the document, unless changes are still on
+    /// their way to storage (then this runs again when they are durable).
+    fn flush_document(&mut self, document_id: DocumentId) {
+        let now = self.now;
+        let sender = self.config.peer_id.clone();
+        let Some(DocSlot::Ready(state)) = self.docs.get_mut(&document_id) else {
+            return;
+        };
+        if !state.appends.is_empty() || state.poisoned {
+            return;
+        }
+        let heads = state.doc.get_heads();
+        let has_copy = !heads.is_empty();
+        for (peer, peer_doc) in state.peers.iter_mut() {
+            if !has_copy && peer_doc.unavailable {
+                continue;
+            }
+            if peer_doc.refused_heads.is_some() && peer_doc.sync.last_sent_heads == heads {
+                continue;
+            }
+            if let Some(message) = state.doc.generate_sync_message(&mut peer_doc.sync) {
+                peer_doc.last_activity = now;
+                let data = message.encode();
+                let message = if has_copy {
+                    Message::Sync {
+                        sender_id: sender.clone(),
+                        target_id: peer.clone(),
+                        document_id,
+                        data,
+                    }
+                } else {
+                    Message::Request {
+                        sender_id: sender.clone(),
+                        target_id: peer.clone(),
+                        document_id,
+                        data,
+                    }
+                };
+                self.effects.push(Effect::Send {
+                    to: peer.clone(),
+                    message,
+                });
+            }
+        }
+    }
+
+    fn storage_result(&mut self, result: StorageResult) {
+        match result {
+            StorageResult::Loaded {
+                task,
+                document_id,
+                data,
+            } => self.loaded(task, document_id, data.map(Ok)),
+            StorageResult::Appended { task, document_id } => self.appended(document_id, task),
+            StorageResult::Failed {
+                task,
+                document_id,
+                reason,
+            } => match self.docs.get_mut(&document_id) {
+                Some(DocSlot::Loading { task: loading, .. }) if *loading == task => {
+                    self.loaded(task, document_id, Some(Err(reason)))
+                }
+                Some(DocSlot::Ready(state)) => {
+                    if let Some(append) = state.appends.iter_mut().find(|a| a.task == task) {
+                        append.failed = true;
+                    }
+                    self.effects.push(Effect::StorageFailed {
+                        document_id,
+                        reason,
+                    });
+                }
+                _ => {}
+            },
+        }
+    }
+
+    fn loaded(
+        &mut self,
+        task: TaskId,
+        document_id: DocumentId,
+        data: Option<Result<Vec<u8>, String>>,
+    ) {
+        let queued = match self.docs.get_mut(&document_id) {
+            Some(DocSlot::Loading {
+                task: loading,
+                queued,
+            }) if *loading == task => std::mem::take(queued),
+            _ => return,
+        };
+        let actor = self.new_actor();
+        let doc = match data {
+            None => Ok(Automerge::new()),
+            Some(Err(reason)) => Err(reason),
+            Some(Ok(bytes)) => match catch_unwind(|| Automerge::load(&bytes)) {
+                Ok(Ok(doc)) => Ok(doc),
+                Ok(Err(error)) => Err(format!("stored document does not load: {error}")),
+                Err(_) => Err("stored document does not load (automerge panicked)".into()),
+            },
+        };
+        let doc = match doc {
+            Ok(doc) => doc.with_actor(actor),
+            Err(reason) => {
+                self.effects.push(Effect::StorageFailed {
+                    document_id,
+                    reason: reason.clone(),
+                });
+                self.docs.insert(document_id, DocSlot::Failed { reason });
+                for Queued::Received { from, message, .. } in queued {
+                    if matches!(message, Message::Sync { .. } | Message::Request { .. }) {
+                        self.send_unavailable(document_id, from);
+                    }
+                }
+                return;
+            }
+        };
+        let heads = doc.get_heads();
+        let exists = !heads.is_empty();
+        self.docs.insert(
+            document_id,
+            DocSlot::Ready(Box::new(DocState::new(doc, heads, self.now))),
+        );
+        self.effects.push(Effect::Ready {
+            document_id,
+            exists,
+        });
+        self.offer_to_announce_peers(document_id);
+        for Queued::Received {
+            from,
+            message,
+            may_write,
+        } in queued
+        {
+            self.received(from, message, may_write);
+        }
+    }
+
+    fn appended(&mut self, document_id: DocumentId, task: TaskId) {
+        let Some(DocSlot::Ready(state)) = self.docs.get_mut(&document_id) else {
+            return;
+        };
+        if let Some(append) = state.appends.iter_mut().find(|a| a.task == task) {
+            append.done = true;
+            append.failed = false;
+        }
+        let mut durable = None;
+        while state.appends.front().is_some_and(|a| a.done) {
+            durable = state.appends.pop_front().map(|a| a.heads);
+        }
+        if let Some(heads) = durable {
+            state.durable_heads.clone_from(&heads);
+            self.effects.push(Effect::Durable { document_id, heads });
+        }
+        if state.appends.is_empty() {
+            if state.poisoned {
+                self.reload_if_poisoned(document_id);
+            } else {
+                self.flush_document(document_id);
+            }
+        }
+    }
+
+    fn reload_if_poisoned(&mut self, document_id: DocumentId) {
+        let queued = match self.docs.get_mut(&document_id) {
+            Some(DocSlot::Ready(state)) if state.poisoned && state.appends.is_empty() => {
+                std::mem::take(&mut state.queued)
+            }
+            _ => return,
+        };
+        self.start_load(document_id, queued);
+    }
+
+    fn tick(&mut self) {
+        let now = self.now;
+        let max_retry = self.config.max_retry_after_ms;
+        let mut to_flush = Vec::new();
+        let mut retried_appends = Vec::new();
+        for (document_id, slot) in self.docs.iter_mut() {
+            let DocSlot::Ready(state) = slot else {
+                continue;
+            };
+            for append in state.appends.iter_mut().filter(|a| a.failed) {
+                append.failed = false;
+                retried_appends.push(StorageTask::Append {
+                    task: append.task,
+                    document_id: *document_id,
+                    chunk: append.chunk.clone(),
+                });
+            }
+            if !state.appends.is_empty() || state.poisoned {
+                continue;
+            }
+            let heads = state.doc.get_heads();
+            let mut retry = false;
+            for peer_doc in state.peers.values_mut() {
+                let converged = peer_doc.sync.their_heads.as_deref() == Some(&heads);
+                let hopeless =
+                    (heads.is_empty() && peer_doc.unavailable) || peer_doc.refused_heads.is_some();
+                if converged || hopeless {
+                    continue;
+                }
+                if now.since(peer_doc.last_activity) >= peer_doc.retry_after_ms {
+                    let read_only = peer_doc.sync.read_only;
+                    peer_doc.sync = sync::State::new();
+                    peer_doc.sync.read_only = read_only;
+                    peer_doc.last_activity = now;
+                    peer_doc.retry_after_ms = (peer_doc.retry_after_ms * 2).min(max_retry);
+                    retry = true;
+                }
+            }
+            if retry {
+                to_flush.push(*document_id);
+            }
+        }
+        self.effects
+            .extend(retried_appends.into_iter().map(Effect::Storage));
+        for document_id in to_flush {
+            self.flush_document(document_id);
+        }
+        self.docs
+            .retain(|_, slot| !matches!(slot, DocSlot::Failed { .. }));
+        self.evict();
+    }
+
+    fn evict(&mut self) {
+        let now = self.now;
+        let idle_after = self.config.evict_idle_after_ms;
+        let mut evictable: Vec<(Millis, DocumentId)> = self
+            .docs
+            .iter()
+            .filter_map(|(id, slot)| match slot {
+                DocSlot::Ready(state) if state.can_evict() => Some((state.last_used, *id)),
+                _ => None,
+            })
+            .collect();
+        evictable.sort();
+        let over_budget = self
+            .docs
+            .len()
+            .saturating_sub(self.config.max_loaded_documents);
+        for (index, (last_used, document_id)) in evictable.into_iter().enumerate() {
+            if index < over_budget || now.since(last_used) >= idle_after {
+                self.docs.remove(&document_id);
+            }
+        }
+    }
+}
+
+impl DocState {
+    fn new(doc: Automerge, chunked_heads: Vec<ChangeHash>, now: Millis) -> Self {
+        Self {
+            doc,
+            durable_heads: chunked_heads.clone(),
+            chunked_heads,
+            appends: VecDeque::new(),
+            peers: BTreeMap::new(),
+            poisoned: false,
+            queued: Vec::new(),
+            last_used: now,
+            ephemeral_seen: BTreeMap::new(),
+            told_unavailable: false,
+        }
+    }
+
+    /// Nothing would be lost or stalled by dropping this document from memory.
+    fn can_evict(&self) -> bool {
+        if !self.appends.is_empty() || self.poisoned || !self.queued.is_empty() {
+            return false;
+        }
+        let heads = self.doc.get_heads();
+        self.peers
+            .values()
+            .all(|peer_doc| peer_doc.sync.their_heads.as_deref() == Some(&heads))
+    }
+}

@@ -1,0 +1,560 @@
+//! Unit-level behaviour of the sans-IO engine, each rule of its invariants pinned down.
+
+use std::collections::BTreeMap;
+
+use automerge::sync::{self, SyncDoc};
+use automerge::transaction::Transactable;
+use automerge::{Automerge, ScalarValue};
+use passerelle_core::{
+    DocumentId, Effect, Engine, EngineConfig, Event, Message, Millis, PeerId, PeerRole,
+    StorageResult, StorageTask,
+};
+
+fn peer(name: &str) -> PeerId {
+    name.parse().unwrap()
+}
+
+fn engine(name: &str, seed: u64) -> Engine {
+    let mut config = EngineConfig::new(peer(name));
+    config.seed = seed;
+    config.retry_after_ms = 1_000;
+    config.max_retry_after_ms = 4_000;
+    Engine::new(config)
+}
+
+/// An in-memory disk that answers storage tasks at once.
+#[derive(Default)]
+struct Disk(BTreeMap<DocumentId, Vec<u8>>);
+
+impl Disk {
+    fn run(&mut self, task: StorageTask) -> StorageResult {
+        match task {
+            StorageTask::Load { task, document_id } => StorageResult::Loaded {
+                task,
+                document_id,
+                data: self.0.get(&document_id).cloned(),
+            },
+            StorageTask::Append {
+                task,
+                document_id,
+                chunk,
+            } => {
+                self.0.entry(document_id).or_default().extend(chunk);
+                StorageResult::Appended { task, document_id }
+            }
+        }
+    }
+}
+
+/// Runs storage effects to completion; returns the other effects in order.
+fn settle(engine: &mut Engine, disk: &mut Disk, now: u64, effects: Vec<Effect>) -> Vec<Effect> {
+    let mut out = Vec::new();
+    let mut queue = effects;
+    while !queue.is_empty() {
+        let mut next = Vec::new();
+        for effect in queue {
+            match effect {
+                Effect::Storage(task) => {
+                    let result = disk.run(task);
+                    next.extend(engine.handle(Millis(now), Event::Storage(result)));
+                }
+                other => out.push(other),
+            }
+        }
+        queue = next;
+    }
+    out
+}
+
+fn sends(effects: &[Effect]) -> Vec<(PeerId, Message)> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Send { to, message } => Some((to.clone(), message.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn put(engine: &mut Engine, now: u64, doc: DocumentId, key: &str, value: i64) -> Vec<Effect> {
+    engine
+        .change(Millis(now), doc, |tx| {
+            tx.put(automerge::ROOT, key, ScalarValue::Int(value))
+        })
+        .unwrap()
+        .1
+}
+
+#[test]
+fn no_message_leaves_before_the_change_is_durable() {
+    let mut client = engine("client", 1);
+    client.handle(
+        Millis(0),
+        Event::PeerConnected {
+            peer: peer("server"),
+            role: PeerRole::Announce,
+        },
+    );
+    let (doc, effects) = client.create_document(Millis(0));
+    // The creation is only an append so far: nothing is sent before storage answers.
+    assert!(sends(&effects).is_empty());
+    let append = effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::Storage(task @ StorageTask::Append { .. }) => Some(task.clone()),
+            _ => None,
+        })
+        .expect("the new document is stored");
+    assert!(!client.is_durable(&doc));
+    let mut disk = Disk::default();
+    let result = disk.run(append);
+    let effects = client.handle(Millis(1), Event::Storage(result));
+    assert!(effects.iter().any(|e| matches!(e, Effect::Durable { .. })));
+    assert!(client.is_durable(&doc));
+    let sent = sends(&effects);
+    assert_eq!(sent.len(), 1, "one sync message once durable: {effects:?}");
+    assert!(matches!(sent[0].1, Message::Sync { .. }));
+}
+
+#[test]
+fn a_storage_failure_holds_messages_back_and_is_retried() {
+    let mut client = engine("client", 2);
+    client.handle(
+        Millis(0),
+        Event::PeerConnected {
+            peer: peer("server"),
+            role: PeerRole::Announce,
+        },
+    );
+    let (doc, effects) = client.create_document(Millis(0));
+    let task = effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::Storage(t) => Some(t.task_id()),
+            _ => None,
+        })
+        .unwrap();
+    let effects = client.handle(
+        Millis(1),
+        Event::Storage(StorageResult::Failed {
+            task,
+            document_id: doc,
+            reason: "disk full".into(),
+        }),
+    );
+    assert!(sends(&effects).is_empty());
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::StorageFailed { .. }))
+    );
+    let effects = client.handle(Millis(2), Event::Tick);
+    let retried = effects
+        .iter()
+        .any(|e| matches!(e, Effect::Storage(StorageTask::Append { task: t, .. }) if *t == task));
+    assert!(retried, "the failed append is retried: {effects:?}");
+}
+
+/// The bare automerge protocol: when both first messages are lost, both sides believe a
+/// message is in flight and stay silent forever, although their documents differ.
+#[test]
+fn bare_automerge_stalls_when_both_first_messages_are_lost() {
+    let mut a = Automerge::new();
+    let mut b = Automerge::new();
+    let mut tx = a.transaction();
+    tx.put(automerge::ROOT, "a", 1).unwrap();
+    tx.commit();
+    let mut tx = b.transaction();
+    tx.put(automerge::ROOT, "b", 2).unwrap();
+    tx.commit();
+    let (mut sa, mut sb) = (sync::State::new(), sync::State::new());
+    assert!(a.generate_sync_message(&mut sa).is_some()); // lost
+    assert!(b.generate_sync_message(&mut sb).is_some()); // lost
+    assert!(a.generate_sync_message(&mut sa).is_none());
+    assert!(b.generate_sync_message(&mut sb).is_none());
+    assert_ne!(a.get_heads(), b.get_heads());
+}
+
+/// The engine restarts a sync that went silent without converging, so the same loss heals.
+#[test]
+fn the_engine_recovers_when_both_first_messages_are_lost() {
+    let (mut a, mut b) = (engine("a", 3), engine("b", 4));
+    let (mut disk_a, mut disk_b) = (Disk::default(), Disk::default());
+    let (doc, effects) = a.create_document(Millis(0));
+    settle(&mut a, &mut disk_a, 0, effects);
+    let effects = put(&mut a, 0, doc, "from_a", 1);
+    settle(&mut a, &mut disk_a, 0, effects);
+    // B gets a copy of the document's bytes out of band, then edits it too.
+    disk_b.0.insert(doc, disk_a.0[&doc].clone());
+    let effects = b.open(Millis(0), doc);
+    settle(&mut b, &mut disk_b, 0, effects);
+    let effects = put(&mut b, 0, doc, "from_b", 2);
+    settle(&mut b, &mut disk_b, 0, effects);
+    let effects = put(&mut a, 0, doc, "from_a_again", 3);
+    settle(&mut a, &mut disk_a, 0, effects);
+
+    // Both connect; both first messages are lost.
+    let lost_a = a.handle(
+        Millis(0),
+        Event::PeerConnected {
+            peer: peer("b"),
+            role: PeerRole::Announce,
+        },
+    );
+    let lost_b = b.handle(
+        Millis(0),
+        Event::PeerConnected {
+            peer: peer("a"),
+            role: PeerRole::Announce,
+        },
+    );
+    assert_eq!(sends(&lost_a).len(), 1);
+    assert_eq!(sends(&lost_b).len(), 1);
+    // Before the retry interval nothing is sent.
+    assert!(sends(&a.handle(Millis(500), Event::Tick)).is_empty());
+    assert!(sends(&b.handle(Millis(500), Event::Tick)).is_empty());
+
+    // After it, both restart from a fresh sync state; deliver everything from now on.
+    let mut inbox: Vec<(PeerId, PeerId, Message)> = Vec::new();
+    for (to, m) in sends(&a.handle(Millis(1_100), Event::Tick)) {
+        inbox.push((peer("a"), to, m));
+    }
+    for (to, m) in sends(&b.handle(Millis(1_100), Event::Tick)) {
+        inbox.push((peer("b"), to, m));
+    }
+    assert!(!inbox.is_empty(), "the retry sends again");
+    let mut rounds = 0;
+    while let Some((from, to, message)) = inbox.pop() {
+        rounds += 1;
+        assert!(rounds < 100, "sync must not loop");
+        let (engine, disk) = if to == peer("a") {
+            (&mut a, &mut disk_a)
+        } else {
+            (&mut b, &mut disk_b)
+        };
+        let effects = engine.handle(
+            Millis(1_200),
+            Event::Received {
+                from,
+                message,
+                may_write: true,
+            },
+        );
+        let effects = settle(engine, disk, 1_200, effects);
+        for (next_to, m) in sends(&effects) {
+            inbox.push((to.clone(), next_to, m));
+        }
+    }
+    let heads_a = a.document(&doc).unwrap().get_heads();
+    let heads_b = b.document(&doc).unwrap().get_heads();
+    assert_eq!(heads_a, heads_b);
+    assert!(a.is_in_sync_with(&doc, &peer("b")));
+}
+
+#[test]
+fn a_reloaded_document_gets_a_new_actor() {
+    let mut disk = Disk::default();
+    let mut first = engine("client", 5);
+    let (doc, effects) = first.create_document(Millis(0));
+    settle(&mut first, &mut disk, 0, effects);
+    let actor_before = first.document(&doc).unwrap().get_actor().clone();
+    let effects = put(&mut first, 0, doc, "x", 1);
+    settle(&mut first, &mut disk, 0, effects);
+    // A second life of the same replica, with the same seed: still a different actor.
+    let mut second = engine("client", 5);
+    let effects = second.open(Millis(0), doc);
+    let effects = settle(&mut second, &mut disk, 0, effects);
+    assert!(effects.contains(&Effect::Ready {
+        document_id: doc,
+        exists: true
+    }));
+    let actor_after = second.document(&doc).unwrap().get_actor().clone();
+    assert_ne!(actor_before, actor_after);
+    let effects = put(&mut second, 0, doc, "x", 2);
+    settle(&mut second, &mut disk, 0, effects);
+    // Both lives' changes load together without a duplicate-seq error.
+    let reloaded = Automerge::load(&disk.0[&doc]).unwrap();
+    assert_eq!(reloaded.get_changes(&[]).len(), 3);
+}
+
+fn server_with_doc() -> (Engine, Disk, DocumentId) {
+    let mut disk = Disk::default();
+    let mut author = engine("author", 6);
+    let (doc, effects) = author.create_document(Millis(0));
+    settle(&mut author, &mut disk, 0, effects);
+    let effects = put(&mut author, 0, doc, "title", 1);
+    settle(&mut author, &mut disk, 0, effects);
+    let mut server = engine("server", 7);
+    for name in ["c1", "c2"] {
+        server.handle(
+            Millis(0),
+            Event::PeerConnected {
+                peer: peer(name),
+                role: PeerRole::OnRequest,
+            },
+        );
+    }
+    (server, disk, doc)
+}
+
+#[test]
+fn a_malformed_sync_message_is_an_error_for_its_sender_only() {
+    let (mut server, mut disk, doc) = server_with_doc();
+    let effects = server.handle(
+        Millis(0),
+        Event::Received {
+            from: peer("c1"),
+            message: Message::Sync {
+                sender_id: peer("c1"),
+                target_id: peer("server"),
+                document_id: doc,
+                data: vec![0x42, 0xff, 0x00, 0x13],
+            },
+            may_write: true,
+        },
+    );
+    let effects = settle(&mut server, &mut disk, 0, effects);
+    assert!(
+        effects.iter().any(
+            |e| matches!(e, Effect::PeerError { peer: p, document_id: Some(d), .. } if *p == peer("c1") && *d == doc)
+        ),
+        "{effects:?}"
+    );
+    // The other client is served as usual.
+    let replica = Automerge::new();
+    let mut state = sync::State::new();
+    let request = replica.generate_sync_message(&mut state).unwrap();
+    let effects = server.handle(
+        Millis(1),
+        Event::Received {
+            from: peer("c2"),
+            message: Message::Request {
+                sender_id: peer("c2"),
+                target_id: peer("server"),
+                document_id: doc,
+                data: request.encode(),
+            },
+            may_write: true,
+        },
+    );
+    let effects = settle(&mut server, &mut disk, 1, effects);
+    let replies = sends(&effects);
+    assert_eq!(replies.len(), 1);
+    assert!(matches!(&replies[0], (to, Message::Sync { .. }) if *to == peer("c2")));
+}
+
+#[test]
+fn a_reader_cannot_write_and_is_told_so() {
+    let (mut server, mut disk, doc) = server_with_doc();
+    // The reader fetches the document, then edits it locally.
+    let mut replica = Automerge::new();
+    let mut state = sync::State::new();
+    let mut inbox = vec![replica.generate_sync_message(&mut state).unwrap()];
+    for _ in 0..6 {
+        let Some(message) = inbox.pop() else { break };
+        let effects = server.handle(
+            Millis(0),
+            Event::Received {
+                from: peer("c1"),
+                message: Message::Sync {
+                    sender_id: peer("c1"),
+                    target_id: peer("server"),
+                    document_id: doc,
+                    data: message.encode(),
+                },
+                may_write: false,
+            },
+        );
+        for (_, reply) in sends(&settle(&mut server, &mut disk, 0, effects)) {
+            let Message::Sync { data, .. } = reply else {
+                panic!()
+            };
+            replica
+                .receive_sync_message(&mut state, sync::Message::decode(&data).unwrap())
+                .unwrap();
+            if let Some(next) = replica.generate_sync_message(&mut state) {
+                inbox.push(next);
+            }
+        }
+    }
+    let server_heads = server.document(&doc).unwrap().get_heads();
+    assert_eq!(replica.get_heads(), server_heads, "the reader can read");
+    let mut tx = replica.transaction();
+    tx.put(automerge::ROOT, "title", 666).unwrap();
+    tx.commit();
+    let attempt = replica.generate_sync_message(&mut state).unwrap();
+    let effects = server.handle(
+        Millis(1),
+        Event::Received {
+            from: peer("c1"),
+            message: Message::Sync {
+                sender_id: peer("c1"),
+                target_id: peer("server"),
+                document_id: doc,
+                data: attempt.encode(),
+            },
+            may_write: false,
+        },
+    );
+    let effects = settle(&mut server, &mut disk, 1, effects);
+    assert!(
+        effects
+            .iter()
+            .any(|e| matches!(e, Effect::Refused { peer: p, .. } if *p == peer("c1"))),
+        "{effects:?}"
+    );
+    assert!(
+        !effects
+            .iter()
+            .any(|e| matches!(e, Effect::ChangesApplied { .. }))
+    );
+    assert_eq!(server.document(&doc).unwrap().get_heads(), server_heads);
+    // Sending the same again neither re-applies nor loops.
+    let again = replica.generate_sync_message(&mut state);
+    if let Some(again) = again {
+        let effects = server.handle(
+            Millis(2),
+            Event::Received {
+                from: peer("c1"),
+                message: Message::Sync {
+                    sender_id: peer("c1"),
+                    target_id: peer("server"),
+                    document_id: doc,
+                    data: again.encode(),
+                },
+                may_write: false,
+            },
+        );
+        let effects = settle(&mut server, &mut disk, 2, effects);
+        assert!(sends(&effects).is_empty(), "{effects:?}");
+    }
+}
+
+#[test]
+fn a_request_for_an_unknown_document_is_answered_unavailable() {
+    let mut server = engine("server", 8);
+    let mut disk = Disk::default();
+    server.handle(
+        Millis(0),
+        Event::PeerConnected {
+            peer: peer("c1"),
+            role: PeerRole::OnRequest,
+        },
+    );
+    let doc = DocumentId::random();
+    let mut empty = Automerge::new();
+    let request = empty
+        .generate_sync_message(&mut sync::State::new())
+        .unwrap();
+    let effects = server.handle(
+        Millis(0),
+        Event::Received {
+            from: peer("c1"),
+            message: Message::Request {
+                sender_id: peer("c1"),
+                target_id: peer("server"),
+                document_id: doc,
+                data: request.encode(),
+            },
+            may_write: true,
+        },
+    );
+    let effects = settle(&mut server, &mut disk, 0, effects);
+    let sent = sends(&effects);
+    assert_eq!(sent.len(), 1);
+    assert!(matches!(sent[0].1, Message::DocUnavailable { .. }));
+    assert!(disk.0.is_empty(), "nothing is stored for a request");
+    let _ = &mut empty;
+}
+
+#[test]
+fn ephemeral_messages_are_relayed_once_and_never_stored() {
+    let (mut server, mut disk, doc) = server_with_doc();
+    // Both clients sync the document first, so that they are its peers.
+    for name in ["c1", "c2"] {
+        let replica = Automerge::new();
+        let request = replica
+            .generate_sync_message(&mut sync::State::new())
+            .unwrap();
+        let effects = server.handle(
+            Millis(0),
+            Event::Received {
+                from: peer(name),
+                message: Message::Request {
+                    sender_id: peer(name),
+                    target_id: peer("server"),
+                    document_id: doc,
+                    data: request.encode(),
+                },
+                may_write: true,
+            },
+        );
+        settle(&mut server, &mut disk, 0, effects);
+    }
+    let stored = disk.0.clone();
+    let presence = Message::Ephemeral {
+        sender_id: peer("c1"),
+        target_id: peer("server"),
+        count: 1,
+        session_id: "s1".into(),
+        document_id: doc,
+        data: vec![1, 2, 3],
+    };
+    let effects = server.handle(
+        Millis(1),
+        Event::Received {
+            from: peer("c1"),
+            message: presence.clone(),
+            may_write: true,
+        },
+    );
+    let sent = sends(&effects);
+    assert_eq!(sent.len(), 1);
+    assert_eq!(sent[0].0, peer("c2"));
+    assert!(
+        matches!(&sent[0].1, Message::Ephemeral { sender_id, data, .. } if *sender_id == peer("c1") && data == &vec![1, 2, 3])
+    );
+    // A duplicate (same session, same count) is not relayed again.
+    let effects = server.handle(
+        Millis(2),
+        Event::Received {
+            from: peer("c1"),
+            message: presence,
+            may_write: true,
+        },
+    );
+    assert!(sends(&effects).is_empty());
+    assert!(!effects.iter().any(|e| matches!(e, Effect::Storage(_))));
+    assert_eq!(disk.0, stored);
+}
+
+#[test]
+fn idle_documents_are_evicted_within_the_budget_and_reload_on_demand() {
+    let mut config = EngineConfig::new(peer("server"));
+    config.seed = 9;
+    config.max_loaded_documents = 3;
+    config.evict_idle_after_ms = 60_000;
+    let mut server = Engine::new(config);
+    let mut disk = Disk::default();
+    let mut docs = Vec::new();
+    for i in 0..10 {
+        let (doc, effects) = server.create_document(Millis(i));
+        settle(&mut server, &mut disk, i, effects);
+        docs.push(doc);
+    }
+    assert_eq!(server.loaded_documents().count(), 10);
+    server.handle(Millis(20), Event::Tick);
+    assert_eq!(server.loaded_documents().count(), 3, "over budget: evicted");
+    // The most recently used stay.
+    for doc in &docs[7..] {
+        assert!(server.document(doc).is_some());
+    }
+    let effects = server.open(Millis(30), docs[0]);
+    let effects = settle(&mut server, &mut disk, 30, effects);
+    assert!(effects.contains(&Effect::Ready {
+        document_id: docs[0],
+        exists: true
+    }));
+    server.handle(Millis(100_000), Event::Tick);
+    assert_eq!(server.loaded_documents().count(), 0, "idle: evicted");
+}
