@@ -1,1 +1,40 @@
-//! The passerelle sync server.
+//! The passerelle sync server: keeps Automerge documents replicated between the offline-first
+//! clients of the Lille–Oujda cooperation programme, and decides who may read and write each
+//! of them.
+//!
+//! # Using it
+//!
+//! ```text
+//! passerelle-server user add amina --org ville-de-lille --role admin   # prints a token
+//! passerelle-server serve --data ./passerelle-data --listen 127.0.0.1:7780
+//! passerelle-server token create youssef                               # while it runs, too
+//! ```
+//!
+//! Clients present their token as `Authorization: Bearer <token>` (or `?token=<token>` where
+//! headers cannot be set). The admin commands work whether the server runs or not: see
+//! [`admin`] for how they reach a store that a running server holds.
+//!
+//! Embedding and testing: build an [`AppState`] over any
+//! [`Storage`](passerelle_store::Storage), then either drive [`app`] directly (no socket) or
+//! serve it with [`run`] on a listener of your choice (`127.0.0.1:0` in tests).
+//!
+//! # Layout
+//! - [`auth`]: users, organisations, roles, bearer tokens, the document access policy
+//!   ([`auth::access_for`], [`auth::allowed`]), authorship records, and [`auth::AuthStore`],
+//!   which keeps them all in storage.
+//! - `http`: [`AppState`], [`ServerConfig`], the router [`app`], the server loop [`run`], and
+//!   the [`Authenticated`] / [`AuthenticatedToken`] extractors.
+//! - `error`: [`AppError`], which turns failures into 4xx JSON or a generic 500.
+//! - [`admin`]: the admin commands, their endpoint, `server.json`, and the loopback client.
+//! - [`sync`]: the [`Hub`](sync::Hub) that owns the sync engine, the WebSocket endpoint
+//!   (`GET /ws`, the automerge-repo protocol), the changes feed and the metrics.
+//! - `main.rs` and `cli.rs` (the binary): the command line, tracing setup, and `serve`.
+
+pub mod admin;
+pub mod auth;
+mod error;
+mod http;
+pub mod sync;
+
+pub use error::AppError;
+pub use http::{AppState, Authenticated, AuthenticatedToken, ServerConfig, app, run};

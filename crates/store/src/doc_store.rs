@@ -267,6 +267,12 @@ impl DocStore {
             .collect()
     }
 
+    /// How many documents are stored (reads keys only; no id is decoded).
+    pub fn count_documents(&self) -> Result<usize, StorageError> {
+        let prefix = StorageKey::from_valid_components(vec![DOCUMENT_INDEX_PREFIX.to_owned()]);
+        Ok(self.storage.keys_with_prefix(&prefix)?.len())
+    }
+
     /// Erases every key of the document (chunks, metadata, marker) in one atomic batch, and
     /// returns how many keys there were. An append racing with it lands either before (and
     /// is erased) or after (and stores the document anew).

@@ -1,0 +1,582 @@
+//! The admin commands (`user add`, `user list`, `token create`, `token revoke`) and how they
+//! reach the store whether the server is running or not.
+//!
+//! sled lets one process at a time open a data directory. So an admin command first tries to
+//! open the store itself; if a running server holds it ([`StorageError::Locked`]), the command
+//! goes through that server instead:
+//!
+//! 1. `serve`, once it holds the store and has bound its socket, writes
+//!    `<data>/server.json` ([`ServerFile`]: the address, a fresh random [`AdminSecret`], its
+//!    pid), readable by its owner only, and removes it on a clean shutdown.
+//! 2. The command reads that file and sends `POST /v1/admin/command` with the secret in the
+//!    [`ADMIN_SECRET_HEADER`] header, over loopback.
+//! 3. The server accepts the request only from a loopback address and with the right secret
+//!    (compared in constant time), runs the very same [`execute`] as the local path, and
+//!    answers with the [`AdminOutcome`].
+//!
+//! Whoever can read the data directory can already read and change everything in it, so the
+//! file grants nothing new; the loopback rule keeps the endpoint shut to the network even if
+//! the secret leaked.
+
+use std::fmt::Write as _;
+use std::io::{self, Write as _};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{ConnectInfo, Request, State};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use passerelle_store::{SledStorage, StorageError};
+use rand::RngCore as _;
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq as _;
+
+use crate::auth::{
+    AuthError, AuthStore, BearerToken, OrgName, Refusal, Role, TokenInfo, TokenRef, User, UserName,
+};
+use crate::error::AppError;
+use crate::http::AppState;
+
+/// The header that carries the admin secret.
+pub const ADMIN_SECRET_HEADER: &str = "x-passerelle-admin-secret";
+
+/// The name of the file, in the data directory, where a running server publishes its
+/// address and admin secret.
+pub const SERVER_FILE_NAME: &str = "server.json";
+
+/// How long an admin command waits for the running server.
+const ADMIN_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The secret that authenticates admin commands sent to a running server: 32 random bytes,
+/// new at every start of the server. `Debug` hides it.
+#[derive(Clone, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct AdminSecret(String);
+
+impl AdminSecret {
+    /// A new random secret.
+    pub fn generate() -> Self {
+        let mut bytes = [0u8; 32];
+        rand::rngs::OsRng.fill_bytes(&mut bytes);
+        Self(URL_SAFE_NO_PAD.encode(bytes))
+    }
+
+    /// Wraps a known secret (tests).
+    pub fn from_secret(secret: impl Into<String>) -> Self {
+        Self(secret.into())
+    }
+
+    /// The secret, to send it.
+    pub fn expose_secret(&self) -> &str {
+        &self.0
+    }
+
+    /// Whether `presented` is this secret, in time that does not depend on how much of it
+    /// matches.
+    fn matches(&self, presented: &str) -> bool {
+        bool::from(self.0.as_bytes().ct_eq(presented.as_bytes()))
+    }
+}
+
+impl std::fmt::Debug for AdminSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AdminSecret(<redacted>)")
+    }
+}
+
+/// One admin command, as the CLI parses it and as it travels to a running server.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "command", rename_all = "kebab-case")]
+pub enum AdminCommand {
+    /// Create a user and their first token.
+    AddUser {
+        /// The new user's name.
+        name: UserName,
+        /// Their organisation.
+        org: OrgName,
+        /// Their role in it.
+        role: Role,
+    },
+    /// List the users.
+    ListUsers,
+    /// Issue another token to a user.
+    CreateToken {
+        /// The user.
+        user: UserName,
+    },
+    /// Revoke a token, by secret or id.
+    RevokeToken {
+        /// The token or its id.
+        token: TokenRef,
+    },
+}
+
+impl AdminCommand {
+    /// Whether the command only makes sense on an existing store (all but `user add`, which
+    /// is how a new store gets its first admin).
+    fn needs_existing_store(&self) -> bool {
+        !matches!(self, AdminCommand::AddUser { .. })
+    }
+}
+
+/// A user in `user list`, with the number of tokens that still work.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserSummary {
+    /// The account.
+    #[serde(flatten)]
+    pub user: User,
+    /// Tokens issued to the user and not revoked.
+    pub active_tokens: usize,
+}
+
+/// What an admin command did.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "kebab-case")]
+pub enum AdminOutcome {
+    /// `user add`.
+    UserAdded {
+        /// The new account.
+        user: User,
+        /// Its first token's public facts.
+        token_info: TokenInfo,
+        /// Its first token.
+        token: BearerToken,
+    },
+    /// `user list`.
+    Users {
+        /// Every user, by name.
+        users: Vec<UserSummary>,
+    },
+    /// `token create`.
+    TokenCreated {
+        /// The token's public facts.
+        token_info: TokenInfo,
+        /// The token.
+        token: BearerToken,
+    },
+    /// `token revoke`.
+    TokenRevoked {
+        /// The revoked token's public facts.
+        token_info: TokenInfo,
+    },
+}
+
+impl AdminOutcome {
+    /// The text shown to the person who ran the command. When a token was issued it is the
+    /// last line, alone, so scripts can take it with `tail -n 1`.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = match self {
+            AdminOutcome::UserAdded {
+                user,
+                token_info,
+                token,
+            } => writeln!(
+                out,
+                "created user {} (organisation {}, role {})\n\
+                 token {} for {}; it is shown only now, keep it safe:\n{}",
+                user.name,
+                user.org,
+                user.role,
+                token_info.id,
+                user.name,
+                token.expose_secret()
+            ),
+            AdminOutcome::Users { users } if users.is_empty() => writeln!(
+                out,
+                "no users yet; create the first with: \
+                 passerelle-server user add NAME --org ORG --role admin"
+            ),
+            AdminOutcome::Users { users } => {
+                let width = |f: fn(&UserSummary) -> usize, title: &str| {
+                    users.iter().map(f).max().unwrap_or(0).max(title.len())
+                };
+                let name_w = width(|u| u.user.name.as_str().chars().count(), "NAME");
+                let org_w = width(|u| u.user.org.as_str().chars().count(), "ORGANISATION");
+                let _ = writeln!(
+                    out,
+                    "{:name_w$}  {:org_w$}  {:6}  {:6}  CREATED",
+                    "NAME", "ORGANISATION", "ROLE", "TOKENS"
+                );
+                for u in users {
+                    let _ = writeln!(
+                        out,
+                        "{:name_w$}  {:org_w$}  {:6}  {:6}  {}",
+                        u.user.name.as_str(),
+                        u.user.org.as_str(),
+                        u.user.role.as_str(),
+                        u.active_tokens,
+                        u.user.created_at.strftime("%Y-%m-%d %H:%M:%S UTC"),
+                    );
+                }
+                Ok(())
+            }
+            AdminOutcome::TokenCreated { token_info, token } => writeln!(
+                out,
+                "token {} for {}; it is shown only now, keep it safe:\n{}",
+                token_info.id,
+                token_info.user,
+                token.expose_secret()
+            ),
+            AdminOutcome::TokenRevoked { token_info } => writeln!(
+                out,
+                "token {} of {} is revoked; it no longer signs in, and open connections using \
+                 it are closed at their next check",
+                token_info.id, token_info.user
+            ),
+        };
+        out
+    }
+
+    /// A line for the server's log: what happened, without any secret.
+    fn log_line(&self) -> String {
+        match self {
+            AdminOutcome::UserAdded {
+                user, token_info, ..
+            } => format!(
+                "added user {} (organisation {}, role {}) with token {}",
+                user.name, user.org, user.role, token_info.id
+            ),
+            AdminOutcome::Users { users } => format!("listed {} users", users.len()),
+            AdminOutcome::TokenCreated { token_info, .. } => {
+                format!("created token {} for {}", token_info.id, token_info.user)
+            }
+            AdminOutcome::TokenRevoked { token_info } => {
+                format!("revoked token {} of {}", token_info.id, token_info.user)
+            }
+        }
+    }
+}
+
+/// Runs `command` on `auth`. Blocking (storage); the same code serves the local path and the
+/// admin endpoint, so a command behaves the same whether the server is running or not.
+pub fn execute(
+    auth: &AuthStore,
+    command: AdminCommand,
+) -> Result<Result<AdminOutcome, Refusal>, AuthError> {
+    Ok(match command {
+        AdminCommand::AddUser { name, org, role } => {
+            auth.add_user(&name, &org, role)?
+                .map(|new| AdminOutcome::UserAdded {
+                    user: new.user,
+                    token_info: new.token.info,
+                    token: new.token.token,
+                })
+        }
+        AdminCommand::ListUsers => {
+            let users = auth.list_users()?;
+            let tokens = auth.list_tokens(None)?;
+            let users = users
+                .into_iter()
+                .map(|user| UserSummary {
+                    active_tokens: tokens
+                        .iter()
+                        .filter(|t| t.user == user.name && !t.is_revoked())
+                        .count(),
+                    user,
+                })
+                .collect();
+            Ok(AdminOutcome::Users { users })
+        }
+        AdminCommand::CreateToken { user } => {
+            auth.create_token(&user)?
+                .map(|issued| AdminOutcome::TokenCreated {
+                    token_info: issued.info,
+                    token: issued.token,
+                })
+        }
+        AdminCommand::RevokeToken { token } => auth
+            .revoke_token(&token)?
+            .map(|token_info| AdminOutcome::TokenRevoked { token_info }),
+    })
+}
+
+/// `POST /v1/admin/command`: an [`AdminCommand`] from the CLI on this machine.
+pub(crate) async fn admin_command(
+    State(state): State<AppState>,
+    request: Request,
+) -> Result<Json<AdminOutcome>, AppError> {
+    let Some(secret) = state.admin_secret.clone() else {
+        return Err(AppError::NotFound("no such route".to_owned()));
+    };
+    // The address comes from the accepted socket, not from a header a proxy could forge.
+    let peer = request
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|ConnectInfo(address)| *address);
+    if !peer.is_some_and(|address| address.ip().to_canonical().is_loopback()) {
+        tracing::warn!(?peer, "admin command refused: not from loopback");
+        return Err(AppError::Forbidden(
+            "admin commands are accepted only from this machine".to_owned(),
+        ));
+    }
+    let presented = request
+        .headers()
+        .get(ADMIN_SECRET_HEADER)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default();
+    if !secret.matches(presented) {
+        tracing::warn!("admin command refused: missing or wrong admin secret");
+        return Err(AppError::Forbidden(
+            "missing or wrong admin secret".to_owned(),
+        ));
+    }
+    let limit = state.config.max_request_body_bytes;
+    let body = axum::body::to_bytes(request.into_body(), limit)
+        .await
+        .map_err(|_| AppError::BadRequest(format!("the body is over {limit} bytes")))?;
+    let command: AdminCommand = serde_json::from_slice(&body)
+        .map_err(|e| AppError::BadRequest(format!("not an admin command: {e}")))?;
+    let auth = Arc::clone(&state.auth);
+    let outcome = tokio::task::spawn_blocking(move || execute(&auth, command)).await???;
+    tracing::info!("admin: {}", outcome.log_line());
+    Ok(Json(outcome))
+}
+
+/// What a running server publishes in `<data>/server.json` for the admin commands.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ServerFile {
+    /// The address the server is bound to.
+    pub address: SocketAddr,
+    /// The secret the admin endpoint accepts.
+    pub admin_secret: AdminSecret,
+    /// The server's process id, to tell a person which process holds the directory.
+    pub pid: u32,
+}
+
+impl ServerFile {
+    /// Where the file of the server using `data_dir` is.
+    pub fn path(data_dir: &Path) -> PathBuf {
+        data_dir.join(SERVER_FILE_NAME)
+    }
+
+    /// Writes the file into `data_dir`: readable and writable by the owner only, and
+    /// atomically (written beside, then renamed), so a reader never sees half of it.
+    pub fn write(&self, data_dir: &Path) -> io::Result<()> {
+        let path = Self::path(data_dir);
+        let temporary = data_dir.join(format!("{SERVER_FILE_NAME}.tmp"));
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        let mut file = options.open(&temporary)?;
+        // `mode` applies only when the file is created; a leftover from a crash keeps its
+        // old mode, so set it again.
+        #[cfg(unix)]
+        file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+        file.write_all(&serde_json::to_vec_pretty(self).map_err(io::Error::other)?)?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&temporary, &path)
+    }
+
+    /// Reads the file of the server using `data_dir`; `Ok(None)` if there is none.
+    pub fn read(data_dir: &Path) -> Result<Option<Self>, AdminCommandError> {
+        let path = Self::path(data_dir);
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|source| AdminCommandError::ServerFileInvalid { path, source }),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+            Err(source) => Err(AdminCommandError::ServerFileUnreadable { path, source }),
+        }
+    }
+
+    /// Removes the file from `data_dir` (no error if it is already gone).
+    pub fn remove(data_dir: &Path) -> io::Result<()> {
+        match std::fs::remove_file(Self::path(data_dir)) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+
+    /// The address to connect to: a server bound to every interface (`0.0.0.0`, `::`) is
+    /// reached over loopback, the only place it accepts admin commands from.
+    fn connect_address(&self) -> SocketAddr {
+        let ip = match self.address.ip() {
+            IpAddr::V4(ip) if ip.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(ip) if ip.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
+            ip => ip,
+        };
+        SocketAddr::new(ip, self.address.port())
+    }
+}
+
+/// Why an admin command did not run. Each message says what to do about it.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminCommandError {
+    /// The data directory does not exist (and the command is not the one that creates it).
+    #[error(
+        "there is no data directory at {} (create it and its first user with \
+         `passerelle-server user add NAME --org ORG --role admin --data DIR`)",
+        dir.display()
+    )]
+    NoDataDirectory {
+        /// The directory.
+        dir: PathBuf,
+    },
+    /// The store could not be opened, for another reason than a running server.
+    #[error("could not open the data directory {}: {source}", dir.display())]
+    OpenStore {
+        /// The directory.
+        dir: PathBuf,
+        /// What went wrong.
+        source: StorageError,
+    },
+    /// The store failed while running the command.
+    #[error("the data store failed: {0}")]
+    Store(#[from] AuthError),
+    /// The command was refused (the user exists, the token is unknown, …).
+    #[error("{0}")]
+    Refused(String),
+    /// The store is held by a process that published no address.
+    #[error(
+        "the data directory {} is in use by a running server, but its address file {} is \
+         missing (if the server is starting, try again in a moment; otherwise stop the process \
+         that holds the directory)",
+        dir.display(),
+        ServerFile::path(dir).display()
+    )]
+    ServerFileMissing {
+        /// The directory.
+        dir: PathBuf,
+    },
+    /// The address file exists but cannot be read.
+    #[error("could not read the running server's address file {}: {source}", path.display())]
+    ServerFileUnreadable {
+        /// The file.
+        path: PathBuf,
+        /// What went wrong.
+        source: io::Error,
+    },
+    /// The address file does not hold what a server writes.
+    #[error("the running server's address file {} is not valid: {source}", path.display())]
+    ServerFileInvalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        source: serde_json::Error,
+    },
+    /// The running server did not answer.
+    #[error(
+        "the data directory is in use by a running server (pid {pid}), but it does not answer \
+         at {address}: {reason}"
+    )]
+    ServerUnreachable {
+        /// Where it was called.
+        address: SocketAddr,
+        /// Its pid, from the address file.
+        pid: u32,
+        /// What went wrong, with its causes.
+        reason: String,
+    },
+    /// The running server answered with an error of its own.
+    #[error("the running server at {address} failed ({status}): {message}; see its log")]
+    ServerFailed {
+        /// Where it was called.
+        address: SocketAddr,
+        /// The HTTP status.
+        status: u16,
+        /// Its message.
+        message: String,
+    },
+}
+
+/// Runs `command` on the store in `data_dir`: directly if no server holds the store, through
+/// the running server otherwise. Blocking; call it from a program without an async runtime
+/// (the HTTP client it uses runs one of its own).
+pub fn run_admin_command(
+    data_dir: &Path,
+    command: AdminCommand,
+) -> Result<AdminOutcome, AdminCommandError> {
+    if command.needs_existing_store() && !data_dir.exists() {
+        return Err(AdminCommandError::NoDataDirectory {
+            dir: data_dir.to_path_buf(),
+        });
+    }
+    match SledStorage::open(data_dir) {
+        Ok(storage) => {
+            let auth = AuthStore::new(Arc::new(storage));
+            execute(&auth, command)?
+                .map_err(|refusal| AdminCommandError::Refused(refusal.to_string()))
+        }
+        Err(StorageError::Locked { .. }) => send_to_running_server(data_dir, &command),
+        Err(source) => Err(AdminCommandError::OpenStore {
+            dir: data_dir.to_path_buf(),
+            source,
+        }),
+    }
+}
+
+/// The body of an error response.
+#[derive(Deserialize)]
+struct ErrorBody {
+    error: String,
+}
+
+fn send_to_running_server(
+    data_dir: &Path,
+    command: &AdminCommand,
+) -> Result<AdminOutcome, AdminCommandError> {
+    let Some(server) = ServerFile::read(data_dir)? else {
+        return Err(AdminCommandError::ServerFileMissing {
+            dir: data_dir.to_path_buf(),
+        });
+    };
+    let address = server.connect_address();
+    let unreachable = |error: reqwest::Error| AdminCommandError::ServerUnreachable {
+        address,
+        pid: server.pid,
+        reason: error_chain(&error),
+    };
+    // No proxy: the secret must go straight to the loopback address, never through an
+    // `HTTP_PROXY` the environment happens to set.
+    let client = reqwest::blocking::Client::builder()
+        .timeout(ADMIN_REQUEST_TIMEOUT)
+        .no_proxy()
+        .build()
+        .map_err(unreachable)?;
+    let response = client
+        .post(format!("http://{address}/v1/admin/command"))
+        .header(ADMIN_SECRET_HEADER, server.admin_secret.expose_secret())
+        .json(command)
+        .send()
+        .map_err(unreachable)?;
+    let status = response.status();
+    let bytes = response.bytes().map_err(unreachable)?;
+    if status.is_success() {
+        return serde_json::from_slice(&bytes).map_err(|e| AdminCommandError::ServerFailed {
+            address,
+            status: status.as_u16(),
+            message: format!("unreadable answer: {e}"),
+        });
+    }
+    let message = serde_json::from_slice::<ErrorBody>(&bytes)
+        .map(|body| body.error)
+        .unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned());
+    if status.is_client_error() {
+        Err(AdminCommandError::Refused(message))
+    } else {
+        Err(AdminCommandError::ServerFailed {
+            address,
+            status: status.as_u16(),
+            message,
+        })
+    }
+}
+
+/// An error and its causes on one line: reqwest's own message ("error sending request")
+/// hides the useful part ("connection refused") in its sources.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let _ = write!(text, ": {cause}");
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,506 @@
+//! [`AuthStore`]: users, tokens, document ACLs and authorship records, kept in [`Storage`].
+
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+
+use jiff::Timestamp;
+use passerelle_core::DocumentId;
+use passerelle_store::{Batch, Storage, StorageKey};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use subtle::ConstantTimeEq as _;
+
+use super::token::TokenHash;
+use super::{
+    Access, AuthError, AuthorshipRecord, BearerToken, ChangeHash, DocumentAcl, IssuedToken,
+    Operation, OrgName, Principal, Refusal, Role, Rule, Subject, TokenId, TokenInfo, TokenRef,
+    User, UserName, access_for, allowed,
+};
+
+/// The format version written in every record (`"v"` field). Readers refuse a higher one
+/// rather than guess at it.
+const FORMAT_VERSION: u32 = 1;
+
+/// Stripes of the per-document write lock: documents whose ids fall in different stripes
+/// never wait for each other.
+const DOCUMENT_LOCK_STRIPES: usize = 16;
+
+/// A user just created, with the first token they sign in with.
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    /// The account.
+    pub user: User,
+    /// Its first token.
+    pub token: IssuedToken,
+}
+
+/// A token as stored under `["auth", "token", <hash hex>]`.
+#[derive(Debug, Serialize, Deserialize)]
+struct TokenRecord {
+    /// The hash again, compared in constant time after the lookup by key.
+    hash: String,
+    #[serde(flatten)]
+    info: TokenInfo,
+}
+
+/// The entry of the id index, `["auth", "token-id", <id>]`: lets `token revoke tok_…` find a
+/// token whose secret is lost without scanning every token.
+#[derive(Debug, Serialize, Deserialize)]
+struct TokenIdEntry {
+    hash: String,
+}
+
+#[derive(Serialize)]
+struct VersionedRef<'a, T> {
+    v: u32,
+    #[serde(flatten)]
+    body: &'a T,
+}
+
+#[derive(Deserialize)]
+struct VersionOnly {
+    v: u32,
+}
+
+#[derive(Deserialize)]
+struct Versioned<T> {
+    #[serde(flatten)]
+    body: T,
+}
+
+// Every component below is a validated name (at most 64 characters, so at most 256 bytes,
+// no control character), a fixed word, a bs58 document id or a hex hash: `try_new` cannot
+// fail on them, but a refusal would still surface as an error rather than a panic.
+
+fn key<const N: usize>(components: [&str; N]) -> Result<StorageKey, AuthError> {
+    Ok(StorageKey::try_new(components)?)
+}
+
+fn user_key(name: &UserName) -> Result<StorageKey, AuthError> {
+    key(["auth", "user", name.as_str()])
+}
+
+fn users_prefix() -> Result<StorageKey, AuthError> {
+    key(["auth", "user"])
+}
+
+fn token_key(hash_hex: &str) -> Result<StorageKey, AuthError> {
+    key(["auth", "token", hash_hex])
+}
+
+fn tokens_prefix() -> Result<StorageKey, AuthError> {
+    key(["auth", "token"])
+}
+
+fn token_id_key(id: &TokenId) -> Result<StorageKey, AuthError> {
+    key(["auth", "token-id", id.as_str()])
+}
+
+fn acl_key(doc: &DocumentId) -> Result<StorageKey, AuthError> {
+    key(["acl", &doc.to_string()])
+}
+
+fn authorship_prefix(doc: &DocumentId) -> Result<StorageKey, AuthError> {
+    key(["authorship", &doc.to_string()])
+}
+
+fn authorship_key(doc: &DocumentId, hash: &ChangeHash) -> Result<StorageKey, AuthError> {
+    key(["authorship", &doc.to_string(), &hash.to_string()])
+}
+
+fn encode<T: Serialize>(body: &T) -> Vec<u8> {
+    // Serialising these plain structs to JSON cannot fail: every map key is a string.
+    serde_json::to_vec(&VersionedRef {
+        v: FORMAT_VERSION,
+        body,
+    })
+    .expect("auth records serialise to JSON")
+}
+
+fn decode<T: DeserializeOwned>(key: &StorageKey, bytes: &[u8]) -> Result<T, AuthError> {
+    let corrupt = |e: serde_json::Error| AuthError::Corrupt {
+        key: key.to_string(),
+        reason: e.to_string(),
+    };
+    let VersionOnly { v } = serde_json::from_slice(bytes).map_err(corrupt)?;
+    if v > FORMAT_VERSION {
+        return Err(AuthError::UnsupportedFormat {
+            key: key.to_string(),
+            version: v,
+        });
+    }
+    let Versioned { body } = serde_json::from_slice(bytes).map_err(corrupt)?;
+    Ok(body)
+}
+
+fn lock(mutex: &Mutex<()>) -> MutexGuard<'_, ()> {
+    // The mutex guards no data, only the order of read-then-write sequences, and every write
+    // is one atomic batch: a panic elsewhere leaves nothing half-done, so poisoning is moot.
+    mutex.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+/// Users, bearer tokens, document ACLs and authorship records, on top of any [`Storage`].
+///
+/// **Every method blocks** on storage (and [`Storage::apply`] waits for the disk to flush):
+/// async code calls them from `tokio::task::spawn_blocking`, never from a runtime thread.
+/// The type is `Send + Sync` and meant to be shared as `Arc<AuthStore>`.
+///
+/// Read-then-write sequences ("create this user unless the name is taken", "record this
+/// authorship unless already recorded") are serialised by in-process locks. That is sound
+/// because one process at a time owns a store (sled locks its directory; the admin commands
+/// go through the running server rather than open the store beside it). A backend shared by
+/// several processes would need a compare-and-swap in the `Storage` trait instead.
+pub struct AuthStore {
+    storage: Arc<dyn Storage>,
+    /// Serialises writes to users and tokens.
+    accounts_lock: Mutex<()>,
+    /// Serialises writes to one document's ACL and authorship records.
+    document_locks: [Mutex<()>; DOCUMENT_LOCK_STRIPES],
+}
+
+impl fmt::Debug for AuthStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthStore").finish_non_exhaustive()
+    }
+}
+
+impl AuthStore {
+    /// An auth store over `storage`, which it shares with the rest of the server (its keys
+    /// all start with `auth`, `acl` or `authorship`).
+    pub fn new(storage: Arc<dyn Storage>) -> Self {
+        Self {
+            storage,
+            accounts_lock: Mutex::new(()),
+            document_locks: std::array::from_fn(|_| Mutex::new(())),
+        }
+    }
+
+    fn document_lock(&self, doc: &DocumentId) -> MutexGuard<'_, ()> {
+        lock(&self.document_locks[usize::from(doc.as_bytes()[0]) % DOCUMENT_LOCK_STRIPES])
+    }
+
+    fn read<T: DeserializeOwned>(&self, key: &StorageKey) -> Result<Option<T>, AuthError> {
+        match self.storage.get(key)? {
+            Some(bytes) => decode(key, &bytes).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    fn read_all<T: DeserializeOwned>(&self, prefix: &StorageKey) -> Result<Vec<T>, AuthError> {
+        self.storage
+            .scan_prefix(prefix)?
+            .iter()
+            .map(|(key, bytes)| decode(key, bytes))
+            .collect()
+    }
+
+    // ---- users and tokens -------------------------------------------------------------
+
+    /// Creates a user and their first token, in one atomic write.
+    ///
+    /// Refusal: [`Refusal::UserExists`].
+    pub fn add_user(
+        &self,
+        name: &UserName,
+        org: &OrgName,
+        role: Role,
+    ) -> Result<Result<NewUser, Refusal>, AuthError> {
+        let _guard = lock(&self.accounts_lock);
+        if self.storage.get(&user_key(name)?)?.is_some() {
+            return Ok(Err(Refusal::UserExists(name.clone())));
+        }
+        let user = User {
+            name: name.clone(),
+            org: org.clone(),
+            role,
+            created_at: Timestamp::now(),
+        };
+        let mut batch = Batch::new();
+        batch.put(user_key(name)?, encode(&user));
+        let token = self.prepare_token(name, &mut batch)?;
+        self.storage.apply(batch)?;
+        Ok(Ok(NewUser { user, token }))
+    }
+
+    /// The user with this name, if any.
+    pub fn user(&self, name: &UserName) -> Result<Option<User>, AuthError> {
+        self.read(&user_key(name)?)
+    }
+
+    /// Every user, by name.
+    pub fn list_users(&self) -> Result<Vec<User>, AuthError> {
+        self.read_all(&users_prefix()?)
+    }
+
+    /// Issues a new token for an existing user.
+    ///
+    /// Refusal: [`Refusal::UnknownUser`].
+    pub fn create_token(&self, user: &UserName) -> Result<Result<IssuedToken, Refusal>, AuthError> {
+        let _guard = lock(&self.accounts_lock);
+        if self.storage.get(&user_key(user)?)?.is_none() {
+            return Ok(Err(Refusal::UnknownUser(user.clone())));
+        }
+        let mut batch = Batch::new();
+        let token = self.prepare_token(user, &mut batch)?;
+        self.storage.apply(batch)?;
+        Ok(Ok(token))
+    }
+
+    /// Adds the writes of a new token for `user` to `batch`.
+    fn prepare_token(&self, user: &UserName, batch: &mut Batch) -> Result<IssuedToken, AuthError> {
+        let (token, hash) = BearerToken::generate();
+        // 64 random bits: a collision is practically impossible, but checking costs one read
+        // and an id must name one token.
+        let id = loop {
+            let id = TokenId::generate();
+            if self.storage.get(&token_id_key(&id)?)?.is_none() {
+                break id;
+            }
+        };
+        let hash_hex = hash.to_hex();
+        let info = TokenInfo {
+            id: id.clone(),
+            user: user.clone(),
+            created_at: Timestamp::now(),
+            revoked_at: None,
+        };
+        let record = TokenRecord {
+            hash: hash_hex.clone(),
+            info: info.clone(),
+        };
+        batch.put(token_key(&hash_hex)?, encode(&record));
+        batch.put(token_id_key(&id)?, encode(&TokenIdEntry { hash: hash_hex }));
+        Ok(IssuedToken { info, token })
+    }
+
+    /// Every token (without secrets), of one user or of all users.
+    pub fn list_tokens(&self, user: Option<&UserName>) -> Result<Vec<TokenInfo>, AuthError> {
+        let records: Vec<TokenRecord> = self.read_all(&tokens_prefix()?)?;
+        let mut tokens: Vec<TokenInfo> = records
+            .into_iter()
+            .map(|r| r.info)
+            .filter(|info| user.is_none_or(|u| &info.user == u))
+            .collect();
+        tokens.sort_by(|a, b| (&a.user, a.created_at).cmp(&(&b.user, b.created_at)));
+        Ok(tokens)
+    }
+
+    /// Revokes a token, named by its secret or its id. From the moment this returns, every
+    /// [`AuthStore::check_token`] refuses it. Revoking a revoked token changes nothing and
+    /// succeeds (the first revocation time is kept).
+    ///
+    /// Refusal: [`Refusal::UnknownToken`].
+    pub fn revoke_token(&self, token: &TokenRef) -> Result<Result<TokenInfo, Refusal>, AuthError> {
+        let _guard = lock(&self.accounts_lock);
+        let hash_hex = match token {
+            TokenRef::Secret(secret) => match TokenHash::of_presented(secret.expose_secret()) {
+                Some(hash) => hash.to_hex(),
+                None => return Ok(Err(Refusal::UnknownToken)),
+            },
+            TokenRef::Id(id) => match self.read::<TokenIdEntry>(&token_id_key(id)?)? {
+                Some(entry) => entry.hash,
+                None => return Ok(Err(Refusal::UnknownToken)),
+            },
+        };
+        let key = token_key(&hash_hex)?;
+        let Some(mut record) = self.read::<TokenRecord>(&key)? else {
+            return Ok(Err(Refusal::UnknownToken));
+        };
+        if record.info.revoked_at.is_none() {
+            record.info.revoked_at = Some(Timestamp::now());
+            let mut batch = Batch::new();
+            batch.put(key, encode(&record));
+            self.storage.apply(batch)?;
+        }
+        Ok(Ok(record.info))
+    }
+
+    /// Who `presented` signs in as: `Ok(None)` when it is malformed, unknown or revoked, or its
+    /// user no longer exists.
+    ///
+    /// Cheap enough to call on every request and periodically on open connections: two
+    /// storage reads and a hash. The token is looked up by its SHA-256, so the secret itself
+    /// is never compared with anything; the stored hash is then compared with the computed one
+    /// in constant time, so that even a backend whose key lookup were approximate could not
+    /// leak, through timing, how close a guess came. The principal is rebuilt from the current
+    /// user record, so a changed role applies at the next check.
+    pub fn check_token(&self, presented: &str) -> Result<Option<Principal>, AuthError> {
+        let Some(hash) = TokenHash::of_presented(presented) else {
+            return Ok(None);
+        };
+        let key = token_key(&hash.to_hex())?;
+        let Some(record) = self.read::<TokenRecord>(&key)? else {
+            return Ok(None);
+        };
+        let stored = hex::decode(&record.hash).map_err(|e| AuthError::Corrupt {
+            key: key.to_string(),
+            reason: format!("token hash: {e}"),
+        })?;
+        if !bool::from(stored.as_slice().ct_eq(hash.as_bytes())) {
+            return Ok(None);
+        }
+        if record.info.is_revoked() {
+            return Ok(None);
+        }
+        Ok(self.user(&record.info.user)?.map(|user| user.principal()))
+    }
+
+    // ---- document ACLs ----------------------------------------------------------------
+
+    /// The ACL of `doc`; `None` means the document does not exist (for access control).
+    pub fn acl(&self, doc: &DocumentId) -> Result<Option<DocumentAcl>, AuthError> {
+        self.read(&acl_key(doc)?)
+    }
+
+    /// The access `principal` has to `doc` (see [`access_for`]).
+    pub fn access(&self, doc: &DocumentId, principal: &Principal) -> Result<Access, AuthError> {
+        Ok(access_for(principal, self.acl(doc)?.as_ref()))
+    }
+
+    /// Whether `principal` may perform `operation` on `doc` (see [`allowed`]).
+    pub fn is_allowed(
+        &self,
+        doc: &DocumentId,
+        principal: &Principal,
+        operation: Operation,
+    ) -> Result<bool, AuthError> {
+        Ok(allowed(principal, self.acl(doc)?.as_ref(), operation))
+    }
+
+    /// Creates the ACL of a new document, owned by `creator`'s organisation. Exactly one of
+    /// several concurrent creators wins; the others get [`Refusal::DocumentExists`] and should
+    /// then check their [`Operation::Write`] access like for any existing document.
+    ///
+    /// Refusals: [`Refusal::DocumentExists`], [`Refusal::NotAllowed`] (viewers).
+    pub fn create_document(
+        &self,
+        doc: &DocumentId,
+        creator: &Principal,
+    ) -> Result<Result<DocumentAcl, Refusal>, AuthError> {
+        let _guard = self.document_lock(doc);
+        let key = acl_key(doc)?;
+        if self.storage.get(&key)?.is_some() {
+            return Ok(Err(Refusal::DocumentExists(*doc)));
+        }
+        if !allowed(creator, None, Operation::Create) {
+            return Ok(Err(Refusal::NotAllowed(Operation::Create)));
+        }
+        let acl = DocumentAcl::new_for(creator);
+        let mut batch = Batch::new();
+        batch.put(key, encode(&acl));
+        self.storage.apply(batch)?;
+        Ok(Ok(acl))
+    }
+
+    /// Sets the rule for `rule.subject` on `doc` (replacing an earlier one), if `actor` may
+    /// [`Operation::Share`] it. Returns the new ACL.
+    ///
+    /// Refusals: [`Refusal::UnknownDocument`], [`Refusal::NotAllowed`].
+    pub fn set_rule(
+        &self,
+        doc: &DocumentId,
+        actor: &Principal,
+        rule: Rule,
+    ) -> Result<Result<DocumentAcl, Refusal>, AuthError> {
+        self.change_acl(doc, actor, |acl| acl.set_rule(rule))
+    }
+
+    /// Removes the rule for `subject` on `doc`, if `actor` may [`Operation::Share`] it.
+    /// Returns the new ACL (unchanged if there was no such rule).
+    ///
+    /// Refusals: [`Refusal::UnknownDocument`], [`Refusal::NotAllowed`].
+    pub fn remove_rule(
+        &self,
+        doc: &DocumentId,
+        actor: &Principal,
+        subject: &Subject,
+    ) -> Result<Result<DocumentAcl, Refusal>, AuthError> {
+        self.change_acl(doc, actor, |acl| {
+            acl.remove_rule(subject);
+        })
+    }
+
+    fn change_acl(
+        &self,
+        doc: &DocumentId,
+        actor: &Principal,
+        change: impl FnOnce(&mut DocumentAcl),
+    ) -> Result<Result<DocumentAcl, Refusal>, AuthError> {
+        let _guard = self.document_lock(doc);
+        let key = acl_key(doc)?;
+        let Some(mut acl) = self.read::<DocumentAcl>(&key)? else {
+            return Ok(Err(Refusal::UnknownDocument(*doc)));
+        };
+        if !allowed(actor, Some(&acl), Operation::Share) {
+            return Ok(Err(Refusal::NotAllowed(Operation::Share)));
+        }
+        change(&mut acl);
+        let mut batch = Batch::new();
+        batch.put(key, encode(&acl));
+        self.storage.apply(batch)?;
+        Ok(Ok(acl))
+    }
+
+    // ---- authorship -------------------------------------------------------------------
+
+    /// Records that `principal` delivered change `hash` of `doc` at `at_unix_ms` (milliseconds
+    /// since 1970, wall clock), unless a
+    /// record for that change exists already (the first deliverer stays the author). Returns
+    /// whether a record was written.
+    pub fn record_change(
+        &self,
+        doc: &DocumentId,
+        hash: impl Into<ChangeHash>,
+        principal: &Principal,
+        at_unix_ms: u64,
+    ) -> Result<bool, AuthError> {
+        Ok(self.record_changes(doc, [hash.into()], principal, at_unix_ms)? == 1)
+    }
+
+    /// [`AuthStore::record_change`] for all the changes of one sync message, in one atomic
+    /// write (one disk flush instead of one per change). Returns how many were new. Takes
+    /// this crate's [`ChangeHash`] or `automerge::ChangeHash` alike.
+    pub fn record_changes<H: Into<ChangeHash>>(
+        &self,
+        doc: &DocumentId,
+        hashes: impl IntoIterator<Item = H>,
+        principal: &Principal,
+        at_unix_ms: u64,
+    ) -> Result<usize, AuthError> {
+        // A clock before 1970 or past year 9999 is a caller bug; record the epoch rather than
+        // lose the authorship.
+        let at = i64::try_from(at_unix_ms)
+            .ok()
+            .and_then(|ms| Timestamp::from_millisecond(ms).ok())
+            .unwrap_or(Timestamp::UNIX_EPOCH);
+        let _guard = self.document_lock(doc);
+        let mut batch = Batch::new();
+        let mut seen = std::collections::HashSet::new();
+        for hash in hashes {
+            let hash = hash.into();
+            let key = authorship_key(doc, &hash)?;
+            if !seen.insert(hash) || self.storage.get(&key)?.is_some() {
+                continue;
+            }
+            let record = AuthorshipRecord {
+                change_hash: hash,
+                user: principal.user.clone(),
+                org: principal.org.clone(),
+                at,
+            };
+            batch.put(key, encode(&record));
+        }
+        let written = batch.ops.len();
+        if written > 0 {
+            self.storage.apply(batch)?;
+        }
+        Ok(written)
+    }
+
+    /// Every authorship record of `doc`, oldest first (ties by change hash).
+    pub fn history(&self, doc: &DocumentId) -> Result<Vec<AuthorshipRecord>, AuthError> {
+        let mut records: Vec<AuthorshipRecord> = self.read_all(&authorship_prefix(doc)?)?;
+        records.sort_by_key(|r| (r.at, r.change_hash));
+        Ok(records)
+    }
+}

@@ -1,0 +1,312 @@
+//! The command line of `passerelle-server`: its clap definitions and what each command does.
+
+use std::future::Future;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use passerelle_server::admin::{self, AdminCommand, AdminSecret, ServerFile};
+use passerelle_server::auth::{OrgName, Role, TokenRef, UserName};
+use passerelle_server::{AppState, ServerConfig};
+use passerelle_store::{SledStorage, StorageError};
+use tokio::net::TcpListener;
+
+/// The passerelle sync server, and the commands that manage its users and tokens.
+#[derive(Debug, Parser)]
+#[command(name = "passerelle-server", version, about, long_about = None)]
+pub(crate) struct Cli {
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Run the sync server until SIGTERM or Ctrl-C.
+    Serve(ServeArgs),
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage bearer tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+/// Where the data lives. Every command takes it.
+#[derive(Debug, Args)]
+pub(crate) struct DataArgs {
+    /// The data directory (documents, users, tokens).
+    #[arg(
+        long,
+        value_name = "DIR",
+        env = "PASSERELLE_DATA",
+        default_value = "./passerelle-data"
+    )]
+    pub(crate) data: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    #[command(flatten)]
+    pub(crate) data: DataArgs,
+    /// The address to listen on; port 0 picks a free port (logged, and written to
+    /// DIR/server.json).
+    #[arg(
+        long,
+        value_name = "ADDR",
+        env = "PASSERELLE_LISTEN",
+        default_value = "127.0.0.1:7780"
+    )]
+    pub(crate) listen: String,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum UserCommand {
+    /// Create a user and print their first token (as the last line).
+    Add {
+        /// The user's login name.
+        name: UserName,
+        /// The user's organisation.
+        #[arg(long)]
+        org: OrgName,
+        /// The user's role in it.
+        #[arg(long, value_enum)]
+        role: RoleArg,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// List the users.
+    List {
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TokenCommand {
+    /// Issue another token to a user and print it (as the last line).
+    Create {
+        /// The user.
+        user: UserName,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Revoke a token, given the token itself or its id (tok_…).
+    Revoke {
+        /// The token (psl_…) or its id (tok_…).
+        #[arg(value_name = "TOKEN_OR_ID")]
+        token: TokenRef,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+}
+
+/// [`Role`] as a command-line value (kept here so the auth module does not depend on clap).
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub(crate) enum RoleArg {
+    /// Governs the organisation's documents and shares them.
+    Admin,
+    /// Reads and writes; creates documents.
+    Editor,
+    /// Reads only.
+    Viewer,
+}
+
+impl From<RoleArg> for Role {
+    fn from(role: RoleArg) -> Self {
+        match role {
+            RoleArg::Admin => Role::Admin,
+            RoleArg::Editor => Role::Editor,
+            RoleArg::Viewer => Role::Viewer,
+        }
+    }
+}
+
+impl Command {
+    /// Whether this is `serve` (the only command that logs at `info` by default).
+    pub(crate) fn is_serve(&self) -> bool {
+        matches!(self, Command::Serve(_))
+    }
+}
+
+/// Runs the command.
+pub(crate) fn execute(cli: Cli) -> anyhow::Result<()> {
+    let (data, command) = match cli.command {
+        Command::Serve(args) => {
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .context("could not start the async runtime")?;
+            return runtime.block_on(serve(args));
+        }
+        Command::User(UserCommand::Add {
+            name,
+            org,
+            role,
+            data,
+        }) => (
+            data,
+            AdminCommand::AddUser {
+                name,
+                org,
+                role: role.into(),
+            },
+        ),
+        Command::User(UserCommand::List { data }) => (data, AdminCommand::ListUsers),
+        Command::Token(TokenCommand::Create { user, data }) => {
+            (data, AdminCommand::CreateToken { user })
+        }
+        Command::Token(TokenCommand::Revoke { token, data }) => {
+            (data, AdminCommand::RevokeToken { token })
+        }
+    };
+    let outcome = admin::run_admin_command(&data.data, command)?;
+    print!("{}", outcome.render());
+    Ok(())
+}
+
+/// `serve`: holds the store, publishes `server.json`, serves until a signal, cleans up.
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let dir = args.data.data;
+    let storage = match SledStorage::open(&dir) {
+        Ok(storage) => storage,
+        Err(StorageError::Locked { .. }) => anyhow::bail!(
+            "the data directory {} is already in use by another server{}",
+            dir.display(),
+            running_server_hint(&dir)
+        ),
+        Err(e) => {
+            return Err(e)
+                .with_context(|| format!("could not open the data directory {}", dir.display()));
+        }
+    };
+    let listener = TcpListener::bind(&args.listen)
+        .await
+        .with_context(|| format!("could not listen on {}", args.listen))?;
+    let address = listener.local_addr()?;
+    let shutdown = shutdown_signal()?;
+    let secret = AdminSecret::generate();
+    ServerFile {
+        address,
+        admin_secret: secret.clone(),
+        pid: std::process::id(),
+    }
+    .write(&dir)
+    .with_context(|| format!("could not write {}", ServerFile::path(&dir).display()))?;
+
+    let state = AppState::new(Arc::new(storage), ServerConfig::default()).with_admin_secret(secret);
+    let served = passerelle_server::run(listener, state, shutdown).await;
+    // The store is released when `state` is dropped inside `run`; the address file goes now,
+    // even if serving failed, so that admin commands do not call a dead address.
+    if let Err(e) = ServerFile::remove(&dir) {
+        tracing::warn!("could not remove {}: {e}", ServerFile::path(&dir).display());
+    }
+    served
+}
+
+/// ` (pid N, at ADDR)` from the running server's address file, when there is one.
+fn running_server_hint(dir: &Path) -> String {
+    match ServerFile::read(dir) {
+        Ok(Some(file)) => format!(" (pid {}, at {})", file.pid, file.address),
+        _ => String::new(),
+    }
+}
+
+/// A future that completes on Ctrl-C (SIGINT) or SIGTERM (what `systemctl stop` and
+/// `docker stop` send).
+///
+/// The handlers are installed here, before the future is first polled: until a handler is
+/// installed, a signal has its default action and kills the process on the spot, so a SIGTERM
+/// arriving just after `server.json` is published would leave the file behind.
+fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()> + Send + 'static> {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut interrupt = signal(SignalKind::interrupt()).context("cannot handle Ctrl-C")?;
+        let mut terminate = signal(SignalKind::terminate()).context("cannot handle SIGTERM")?;
+        Ok(async move {
+            tokio::select! {
+                _ = interrupt.recv() => tracing::info!("Ctrl-C received, shutting down"),
+                _ = terminate.recv() => tracing::info!("SIGTERM received, shutting down"),
+            }
+        })
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                tracing::info!("Ctrl-C received, shutting down");
+            } else {
+                std::future::pending::<()>().await;
+            }
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        use clap::CommandFactory as _;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn parses_the_documented_interface() {
+        let cli = Cli::try_parse_from([
+            "passerelle-server",
+            "user",
+            "add",
+            "amina",
+            "--org",
+            "ville-de-lille",
+            "--role",
+            "admin",
+            "--data",
+            "/tmp/x",
+        ])
+        .unwrap();
+        assert!(matches!(
+            cli.command,
+            Command::User(UserCommand::Add {
+                role: RoleArg::Admin,
+                ..
+            })
+        ));
+        let cli =
+            Cli::try_parse_from(["passerelle-server", "serve", "--listen", "127.0.0.1:0"]).unwrap();
+        let Command::Serve(args) = cli.command else {
+            panic!("not serve");
+        };
+        assert_eq!(args.listen, "127.0.0.1:0");
+        assert!(
+            Cli::try_parse_from([
+                "passerelle-server",
+                "user",
+                "add",
+                "a",
+                "--org",
+                "o",
+                "--role",
+                "boss"
+            ])
+            .is_err()
+        );
+        assert!(Cli::try_parse_from(["passerelle-server", "token", "revoke", "nonsense"]).is_err());
+        assert!(
+            Cli::try_parse_from([
+                "passerelle-server",
+                "user",
+                "add",
+                " ",
+                "--org",
+                "o",
+                "--role",
+                "viewer"
+            ])
+            .is_err()
+        );
+    }
+}

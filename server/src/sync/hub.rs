@@ -1,0 +1,357 @@
+//! [`Hub`]: the one task that owns the sync [`Engine`] and carries out its effects.
+//!
+//! Connections talk to the hub through a bounded channel of [`Command`]s; the hub answers
+//! each connection through that connection's own bounded outbox. Storage tasks run on the
+//! blocking thread pool (`spawn_blocking`): sled calls block on the disk (every append is
+//! flushed), and a slow disk must never stall the sockets. Their results come back to the
+//! hub as commands, so the engine itself is only ever touched by this one task.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use automerge::ChangeHash;
+use passerelle_core::{
+    DocumentId, Effect, Engine, EngineConfig, Event, Message, Millis, PeerId, PeerRole,
+};
+use passerelle_store::DocStore;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::auth::{AuthStore, Principal};
+use crate::sync::feed::ChangeFeed;
+use crate::sync::metrics::Metrics;
+
+/// What the hub sends to one connection.
+#[derive(Debug)]
+pub(crate) enum Outgoing {
+    /// A protocol message for this connection's peer (its `targetId` is the engine's name
+    /// for the peer: the connection rewrites it to the peer's own id).
+    Message(Message),
+    /// Tell the peer something went wrong, and keep the connection.
+    Error(String),
+    /// Tell the peer why, then close the connection.
+    Close(String),
+}
+
+/// A request to the hub.
+#[derive(Debug)]
+pub(crate) enum Command {
+    Connect {
+        connection: u64,
+        peer: PeerId,
+        principal: Principal,
+        outbox: mpsc::Sender<Outgoing>,
+    },
+    Disconnect {
+        connection: u64,
+        peer: PeerId,
+    },
+    Received {
+        connection: u64,
+        peer: PeerId,
+        message: Message,
+        may_write: bool,
+    },
+    Storage(passerelle_core::StorageResult),
+    /// Wait until every storage task has been answered, then answer.
+    Drain(oneshot::Sender<()>),
+}
+
+/// Settings of the hub.
+#[derive(Debug, Clone)]
+pub struct HubConfig {
+    /// How often the engine ticks (retries, evictions).
+    pub tick_interval: Duration,
+    /// At most this many documents in memory.
+    pub max_loaded_documents: usize,
+    /// Evict a document untouched for this long.
+    pub evict_idle_after: Duration,
+    /// Messages queued for one connection before it is considered too slow and dropped.
+    pub outbox_capacity: usize,
+}
+
+impl Default for HubConfig {
+    fn default() -> Self {
+        Self {
+            tick_interval: Duration::from_millis(500),
+            max_loaded_documents: 1_000,
+            evict_idle_after: Duration::from_secs(30),
+            outbox_capacity: 1_024,
+        }
+    }
+}
+
+/// A handle on the hub task. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct Hub {
+    commands: mpsc::Sender<Command>,
+    server_peer_id: PeerId,
+    next_connection: Arc<AtomicU64>,
+}
+
+struct Connection {
+    id: u64,
+    principal: Principal,
+    outbox: mpsc::Sender<Outgoing>,
+}
+
+struct HubTask {
+    engine: Engine,
+    started: Instant,
+    docs: Arc<DocStore>,
+    auth: Arc<AuthStore>,
+    feed: Arc<ChangeFeed>,
+    metrics: Arc<Metrics>,
+    connections: HashMap<PeerId, Connection>,
+    commands: mpsc::Sender<Command>,
+    pending_storage: usize,
+    drains: Vec<oneshot::Sender<()>>,
+}
+
+impl Hub {
+    /// Starts the hub task on the current tokio runtime.
+    pub(crate) fn start(
+        config: HubConfig,
+        docs: Arc<DocStore>,
+        auth: Arc<AuthStore>,
+        feed: Arc<ChangeFeed>,
+        metrics: Arc<Metrics>,
+    ) -> Self {
+        let server_peer_id = PeerId::random();
+        let mut engine_config = EngineConfig::new(server_peer_id.clone());
+        engine_config.max_loaded_documents = config.max_loaded_documents;
+        engine_config.evict_idle_after_ms = config.evict_idle_after.as_millis() as u64;
+        let (commands, receiver) = mpsc::channel(4_096);
+        let task = HubTask {
+            engine: Engine::new(engine_config),
+            started: Instant::now(),
+            docs,
+            auth,
+            feed,
+            metrics,
+            connections: HashMap::new(),
+            commands: commands.clone(),
+            pending_storage: 0,
+            drains: Vec::new(),
+        };
+        tokio::spawn(task.run(receiver, config.tick_interval));
+        Self {
+            commands,
+            server_peer_id,
+            next_connection: Arc::new(AtomicU64::new(1)),
+        }
+    }
+
+    /// The server's own peer id, the `senderId` of everything it sends.
+    pub(crate) fn server_peer_id(&self) -> &PeerId {
+        &self.server_peer_id
+    }
+
+    /// A fresh connection number.
+    pub(crate) fn next_connection_id(&self) -> u64 {
+        self.next_connection.fetch_add(1, Ordering::Relaxed)
+    }
+
+    /// Sends a command; `false` when the hub is gone (the server is shutting down).
+    pub(crate) async fn send(&self, command: Command) -> bool {
+        self.commands.send(command).await.is_ok()
+    }
+
+    /// Waits until every storage task issued so far is answered: after this, everything the
+    /// server acknowledged is on disk. Used at shutdown.
+    pub async fn drain(&self) {
+        let (reply, done) = oneshot::channel();
+        if self.commands.send(Command::Drain(reply)).await.is_ok() {
+            let _ = done.await;
+        }
+    }
+}
+
+impl HubTask {
+    async fn run(mut self, mut receiver: mpsc::Receiver<Command>, tick_interval: Duration) {
+        let mut tick = tokio::time::interval(tick_interval);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                command = receiver.recv() => {
+                    let Some(command) = command else { break };
+                    self.command(command);
+                }
+                _ = tick.tick() => {
+                    let effects = self.engine.handle(self.now(), Event::Tick);
+                    self.effects(effects);
+                    self.metrics.documents_loaded.store(
+                        self.engine.loaded_documents().count() as u64,
+                        Ordering::Relaxed,
+                    );
+                }
+            }
+        }
+    }
+
+    fn now(&self) -> Millis {
+        Millis(self.started.elapsed().as_millis() as u64)
+    }
+
+    fn command(&mut self, command: Command) {
+        let now = self.now();
+        match command {
+            Command::Connect {
+                connection,
+                peer,
+                principal,
+                outbox,
+            } => {
+                if let Some(old) = self.connections.insert(
+                    peer.clone(),
+                    Connection {
+                        id: connection,
+                        principal,
+                        outbox,
+                    },
+                ) {
+                    // A second join with the same peer id replaces the older socket.
+                    let _ = old.outbox.try_send(Outgoing::Close(
+                        "replaced by a newer connection with the same peer id".into(),
+                    ));
+                }
+                let effects = self.engine.handle(
+                    now,
+                    Event::PeerConnected {
+                        peer,
+                        role: PeerRole::OnRequest,
+                    },
+                );
+                self.effects(effects);
+            }
+            Command::Disconnect { connection, peer } => {
+                let current = self.connections.get(&peer).map(|c| c.id);
+                if current == Some(connection) {
+                    self.connections.remove(&peer);
+                    let effects = self.engine.handle(now, Event::PeerDisconnected { peer });
+                    self.effects(effects);
+                }
+            }
+            Command::Received {
+                connection,
+                peer,
+                message,
+                may_write,
+            } => {
+                if self.connections.get(&peer).map(|c| c.id) != Some(connection) {
+                    return;
+                }
+                let effects = self.engine.handle(
+                    now,
+                    Event::Received {
+                        from: peer,
+                        message,
+                        may_write,
+                    },
+                );
+                self.effects(effects);
+            }
+            Command::Storage(result) => {
+                self.pending_storage -= 1;
+                let effects = self.engine.handle(now, Event::Storage(result));
+                self.effects(effects);
+                if self.pending_storage == 0 {
+                    for drain in self.drains.drain(..) {
+                        let _ = drain.send(());
+                    }
+                }
+            }
+            Command::Drain(reply) => {
+                if self.pending_storage == 0 {
+                    let _ = reply.send(());
+                } else {
+                    self.drains.push(reply);
+                }
+            }
+        }
+    }
+
+    fn effects(&mut self, effects: Vec<Effect>) {
+        for effect in effects {
+            match effect {
+                Effect::Send { to, message } => self.deliver(&to, Outgoing::Message(message)),
+                Effect::Storage(task) => {
+                    self.pending_storage += 1;
+                    let docs = Arc::clone(&self.docs);
+                    let commands = self.commands.clone();
+                    let metrics = Arc::clone(&self.metrics);
+                    tokio::task::spawn_blocking(move || {
+                        let started = Instant::now();
+                        let result = docs.run(task);
+                        metrics.record_storage(started.elapsed());
+                        // The hub may be gone at shutdown; the write itself is done.
+                        let _ = commands.blocking_send(Command::Storage(result));
+                    });
+                }
+                Effect::ChangesApplied {
+                    document_id,
+                    from,
+                    hashes,
+                } => self.record_authorship(document_id, &from, hashes),
+                Effect::Durable { document_id, heads } => self.feed.publish(document_id, heads),
+                Effect::Refused {
+                    peer,
+                    document_id,
+                    reason,
+                } => {
+                    self.metrics.refusals.fetch_add(1, Ordering::Relaxed);
+                    self.deliver(&peer, Outgoing::Error(format!("{document_id}: {reason}")));
+                }
+                Effect::PeerError {
+                    peer,
+                    document_id,
+                    error,
+                } => {
+                    self.metrics.refusals.fetch_add(1, Ordering::Relaxed);
+                    let about = document_id.map(|d| format!("{d}: ")).unwrap_or_default();
+                    tracing::warn!(%peer, "closing a peer that sent bad input: {about}{error}");
+                    self.deliver(&peer, Outgoing::Close(format!("{about}{error}")));
+                }
+                Effect::StorageFailed {
+                    document_id,
+                    reason,
+                } => tracing::error!(%document_id, "storage failed: {reason}"),
+                Effect::Ready { .. } | Effect::Unavailable { .. } => {}
+            }
+        }
+    }
+
+    fn deliver(&mut self, to: &PeerId, outgoing: Outgoing) {
+        let Some(connection) = self.connections.get(to) else {
+            return;
+        };
+        if let Err(mpsc::error::TrySendError::Full(_)) = connection.outbox.try_send(outgoing) {
+            // Too slow to keep up: drop it rather than buffer without bound. It reconnects
+            // and resyncs from a fresh state.
+            tracing::warn!(peer = %to, "dropping a connection whose outbox is full");
+            self.connections.remove(to);
+            let effects = self
+                .engine
+                .handle(self.now(), Event::PeerDisconnected { peer: to.clone() });
+            self.effects(effects);
+        }
+    }
+
+    fn record_authorship(&self, document_id: DocumentId, from: &PeerId, hashes: Vec<ChangeHash>) {
+        let Some(connection) = self.connections.get(from) else {
+            return;
+        };
+        let principal = connection.principal.clone();
+        let auth = Arc::clone(&self.auth);
+        let at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as u64)
+            .unwrap_or(0);
+        tokio::task::spawn_blocking(move || {
+            if let Err(error) = auth.record_changes(&document_id, hashes, &principal, at) {
+                tracing::error!(%document_id, "could not record authorship: {error}");
+            }
+        });
+    }
+}

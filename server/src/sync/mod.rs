@@ -1,0 +1,80 @@
+//! Document sync: the [`Hub`] that owns the sync engine, the WebSocket endpoint speaking
+//! the automerge-repo protocol, the changes feed and the server's metrics.
+
+mod feed;
+mod hub;
+mod metrics;
+pub(crate) mod websocket;
+
+use std::sync::Arc;
+
+use passerelle_store::{DocStore, Storage, StorageError, StorageKey};
+
+pub use feed::{ChangeFeed, Cursor, Since};
+pub use hub::{Hub, HubConfig};
+pub use metrics::Metrics;
+
+use crate::auth::AuthStore;
+
+/// Everything the sync endpoints share. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct SyncState {
+    /// The engine's task.
+    pub hub: Hub,
+    /// Which documents changed, for `/v1/changes`.
+    pub feed: Arc<ChangeFeed>,
+    /// Counters for `/metrics`.
+    pub metrics: Arc<Metrics>,
+    /// The documents' chunks.
+    pub docs: Arc<DocStore>,
+    /// This server's storage id (a UUIDv4, stable across restarts), sent in `peer`.
+    pub storage_id: String,
+    /// Messages queued per connection before it is dropped as too slow.
+    pub outbox_capacity: usize,
+    /// Set to `true` at shutdown: every connection closes.
+    pub closing: Arc<tokio::sync::watch::Sender<bool>>,
+}
+
+impl SyncState {
+    /// Starts the hub on the current tokio runtime. Blocks briefly to read (or create) the
+    /// server's storage id.
+    pub fn start(storage: Arc<dyn Storage>, auth: Arc<AuthStore>, config: HubConfig) -> Self {
+        let storage_id = storage_id(storage.as_ref()).unwrap_or_else(|error| {
+            tracing::error!("could not read or store the server's storage id: {error}");
+            uuid::Uuid::new_v4().to_string()
+        });
+        let docs = Arc::new(DocStore::new(storage));
+        let feed = Arc::new(ChangeFeed::new());
+        let metrics = Arc::new(Metrics::default());
+        let outbox_capacity = config.outbox_capacity;
+        let hub = Hub::start(
+            config,
+            Arc::clone(&docs),
+            auth,
+            Arc::clone(&feed),
+            Arc::clone(&metrics),
+        );
+        Self {
+            hub,
+            feed,
+            metrics,
+            docs,
+            storage_id,
+            outbox_capacity,
+            closing: Arc::new(tokio::sync::watch::channel(false).0),
+        }
+    }
+}
+
+/// The server's storage id, kept under `["server", "storage-id"]`.
+fn storage_id(storage: &dyn Storage) -> Result<String, StorageError> {
+    let key = StorageKey::try_new(["server", "storage-id"])?;
+    if let Some(Ok(id)) = storage.get(&key)?.map(String::from_utf8) {
+        return Ok(id);
+    }
+    let id = uuid::Uuid::new_v4().to_string();
+    let mut batch = passerelle_store::Batch::new();
+    batch.put(key, id.clone().into_bytes());
+    storage.apply(batch)?;
+    Ok(id)
+}
