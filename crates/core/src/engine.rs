@@ -711,7 +711,13 @@ impl Engine {
             if let Some(message) = state.doc.generate_sync_message(&mut peer_doc.sync) {
                 peer_doc.last_activity = now;
                 let data = message.encode();
-                let message = if has_copy {
+                // `request` asks a peer for a copy; a peer that is offering one gets `sync`.
+                let peer_has_copy = peer_doc
+                    .sync
+                    .their_heads
+                    .as_ref()
+                    .is_some_and(|heads| !heads.is_empty());
+                let message = if has_copy || peer_has_copy {
                     Message::Sync {
                         sender_id: sender.clone(),
                         target_id: peer.clone(),
