@@ -140,6 +140,12 @@ pub fn app(state: AppState) -> Router {
         .route("/v1/whoami", get(whoami))
         .route("/ws", get(crate::sync::websocket::websocket))
         .route("/metrics", get(metrics))
+        .route(
+            "/v1/sync",
+            post(crate::sync::batch_http::batch_sync)
+                .layer(DefaultBodyLimit::max(state.config.max_message_bytes)),
+        )
+        .route("/v1/changes", get(crate::sync::batch_http::changes))
         .route("/v1/admin/command", post(admin::admin_command))
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(body_limit))

@@ -47,6 +47,46 @@ pub enum Event {
     Storage(StorageResult),
     /// Time passed: retry stalled syncs, evict idle documents.
     Tick,
+    /// One document of an HTTP batch sync (see [`crate::batch`]): apply the client's changes
+    /// and answer, once everything is durable, with [`Effect::DeltaReply`].
+    Delta(DeltaRequest),
+}
+
+/// One document of an HTTP batch sync, as the engine sees it.
+#[derive(Debug, Clone)]
+pub struct DeltaRequest {
+    /// Ties the reply to the request (the runtime's choice).
+    pub request: u64,
+    /// Who sends it, for authorship ([`Effect::ChangesApplied`]).
+    pub from: PeerId,
+    pub document_id: DocumentId,
+    /// The client's heads, after its changes.
+    pub heads: Vec<ChangeHash>,
+    /// The client's changes (concatenated changes or a whole save), maybe empty.
+    pub changes: Vec<u8>,
+    /// The runtime's access decision; when false, changes are refused, not applied.
+    pub may_write: bool,
+}
+
+/// The outcome of one [`DeltaRequest`].
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeltaOutcome {
+    /// Applied (or refused, for a reader) and durable.
+    Synced {
+        /// The document's heads, all durable.
+        heads: Vec<ChangeHash>,
+        /// What the client lacks: a `save()` when it had nothing, else the changes since
+        /// the heads of its that we know.
+        changes: Vec<u8>,
+        /// Client heads we lack even after its changes.
+        missing: Vec<ChangeHash>,
+        /// The client sent changes it may not make; they were not applied.
+        refused: bool,
+    },
+    /// No copy here, and the client brought none.
+    Unavailable,
+    /// The client's changes are malformed; nothing was applied.
+    Failed(String),
 }
 
 /// Something the runtime must do, or may want to know.
@@ -88,6 +128,12 @@ pub enum Effect {
         peer: PeerId,
         document_id: Option<DocumentId>,
         error: String,
+    },
+    /// The answer to [`Event::Delta`], sent only once everything it reports is durable.
+    DeltaReply {
+        request: u64,
+        document_id: DocumentId,
+        outcome: DeltaOutcome,
     },
     /// Storage failed for this document; the engine retries saves on later ticks.
     StorageFailed {

@@ -26,7 +26,7 @@ use automerge::{ActorId, Automerge, AutomergeError, ChangeHash, ReadDoc};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
-use crate::effect::{Effect, Event, Millis, PeerRole};
+use crate::effect::{DeltaOutcome, DeltaRequest, Effect, Event, Millis, PeerRole};
 use crate::{DocumentId, Message, PeerId, StorageResult, StorageTask, TaskId};
 
 /// Tunables of the [`Engine`].
@@ -106,6 +106,7 @@ enum Queued {
         message: Message,
         may_write: bool,
     },
+    Delta(DeltaRequest),
 }
 
 #[derive(Debug)]
@@ -135,6 +136,9 @@ struct DocState {
     /// Highest ephemeral `count` seen per session id, so relayed messages are never looped.
     ephemeral_seen: BTreeMap<String, u64>,
     told_unavailable: bool,
+    /// Batch-sync replies waiting for the document to be durable: request, client heads,
+    /// whether the client's changes were refused.
+    pending_deltas: Vec<(u64, Vec<ChangeHash>, bool)>,
 }
 
 #[derive(Debug)]
@@ -194,6 +198,7 @@ impl Engine {
             } => self.received(from, message, may_write),
             Event::Storage(result) => self.storage_result(result),
             Event::Tick => self.tick(),
+            Event::Delta(delta) => self.delta(delta),
         }
         std::mem::take(&mut self.effects)
     }
@@ -576,6 +581,114 @@ impl Engine {
         self.flush_document(document_id);
     }
 
+    fn delta(&mut self, delta: DeltaRequest) {
+        let document_id = delta.document_id;
+        match self.docs.get_mut(&document_id) {
+            Some(DocSlot::Loading { queued, .. }) => queued.push(Queued::Delta(delta)),
+            Some(DocSlot::Ready(state)) if state.poisoned => {
+                state.queued.push(Queued::Delta(delta))
+            }
+            Some(DocSlot::Ready(_)) => self.apply_delta(delta),
+            Some(DocSlot::Failed { .. }) => self.effects.push(Effect::DeltaReply {
+                request: delta.request,
+                document_id,
+                outcome: DeltaOutcome::Unavailable,
+            }),
+            None => self.start_load(document_id, vec![Queued::Delta(delta)]),
+        }
+    }
+
+    fn apply_delta(&mut self, delta: DeltaRequest) {
+        let now = self.now;
+        let DeltaRequest {
+            request,
+            from,
+            document_id,
+            heads: client_heads,
+            changes,
+            may_write,
+        } = delta;
+        let Some(DocSlot::Ready(state)) = self.docs.get_mut(&document_id) else {
+            return;
+        };
+        state.last_used = now;
+        let before = state.doc.get_heads();
+        if before.is_empty() && changes.is_empty() {
+            self.effects.push(Effect::DeltaReply {
+                request,
+                document_id,
+                outcome: DeltaOutcome::Unavailable,
+            });
+            return;
+        }
+        let mut refused = false;
+        if !changes.is_empty() {
+            if may_write {
+                let doc = &mut state.doc;
+                match catch_unwind(AssertUnwindSafe(|| doc.load_incremental(&changes))) {
+                    Ok(Ok(_)) => {}
+                    Ok(Err(error)) => {
+                        self.effects.push(Effect::DeltaReply {
+                            request,
+                            document_id,
+                            outcome: DeltaOutcome::Failed(format!("malformed changes: {error}")),
+                        });
+                        self.after_change(document_id, before);
+                        return;
+                    }
+                    Err(_panic) => {
+                        state.poisoned = true;
+                        self.effects.push(Effect::DeltaReply {
+                            request,
+                            document_id,
+                            outcome: DeltaOutcome::Failed(
+                                "malformed changes (automerge rejected them)".into(),
+                            ),
+                        });
+                        self.reload_if_poisoned(document_id);
+                        return;
+                    }
+                }
+            } else {
+                refused = !state.doc.get_missing_deps(&client_heads).is_empty();
+            }
+        }
+        let after = state.doc.get_heads();
+        if may_write
+            && !changes.is_empty()
+            && after == before
+            && !state.doc.get_missing_deps(&client_heads).is_empty()
+        {
+            // automerge skips what it cannot parse; say so rather than answer "ok".
+            self.effects.push(Effect::DeltaReply {
+                request,
+                document_id,
+                outcome: DeltaOutcome::Failed(
+                    "nothing could be applied from these changes (malformed, or built on \
+                     changes this server lacks): send the whole document"
+                        .into(),
+                ),
+            });
+            return;
+        }
+        state.pending_deltas.push((request, client_heads, refused));
+        if after != before {
+            let hashes = state
+                .doc
+                .get_changes(&before)
+                .iter()
+                .map(|change| change.hash())
+                .collect();
+            self.effects.push(Effect::ChangesApplied {
+                document_id,
+                from,
+                hashes,
+            });
+            self.after_change(document_id, before);
+        }
+        self.flush_document(document_id);
+    }
+
     fn relay_ephemeral(&mut self, document_id: DocumentId, from: &PeerId, message: Message) {
         let Message::Ephemeral {
             sender_id,
@@ -701,6 +814,31 @@ impl Engine {
         }
         let heads = state.doc.get_heads();
         let has_copy = !heads.is_empty();
+        for (request, client_heads, refused) in std::mem::take(&mut state.pending_deltas) {
+            let missing = state.doc.get_missing_deps(&client_heads);
+            let known: Vec<ChangeHash> = client_heads
+                .iter()
+                .filter(|head| !missing.contains(head))
+                .copied()
+                .collect();
+            let changes = if known.is_empty() {
+                state.doc.save()
+            } else if known == heads {
+                Vec::new()
+            } else {
+                state.doc.save_after(&known)
+            };
+            self.effects.push(Effect::DeltaReply {
+                request,
+                document_id,
+                outcome: DeltaOutcome::Synced {
+                    heads: heads.clone(),
+                    changes,
+                    missing,
+                    refused,
+                },
+            });
+        }
         for (peer, peer_doc) in state.peers.iter_mut() {
             if !has_copy && peer_doc.unavailable {
                 continue;
@@ -801,9 +939,18 @@ impl Engine {
                     reason: reason.clone(),
                 });
                 self.docs.insert(document_id, DocSlot::Failed { reason });
-                for Queued::Received { from, message, .. } in queued {
-                    if matches!(message, Message::Sync { .. } | Message::Request { .. }) {
-                        self.send_unavailable(document_id, from);
+                for queued in queued {
+                    match queued {
+                        Queued::Received { from, message, .. } => {
+                            if matches!(message, Message::Sync { .. } | Message::Request { .. }) {
+                                self.send_unavailable(document_id, from);
+                            }
+                        }
+                        Queued::Delta(delta) => self.effects.push(Effect::DeltaReply {
+                            request: delta.request,
+                            document_id,
+                            outcome: DeltaOutcome::Unavailable,
+                        }),
                     }
                 }
                 return;
@@ -820,13 +967,15 @@ impl Engine {
             exists,
         });
         self.offer_to_announce_peers(document_id);
-        for Queued::Received {
-            from,
-            message,
-            may_write,
-        } in queued
-        {
-            self.received(from, message, may_write);
+        for queued in queued {
+            match queued {
+                Queued::Received {
+                    from,
+                    message,
+                    may_write,
+                } => self.received(from, message, may_write),
+                Queued::Delta(delta) => self.delta(delta),
+            }
         }
     }
 
@@ -954,12 +1103,17 @@ impl DocState {
             last_used: now,
             ephemeral_seen: BTreeMap::new(),
             told_unavailable: false,
+            pending_deltas: Vec::new(),
         }
     }
 
     /// Nothing would be lost or stalled by dropping this document from memory.
     fn can_evict(&self) -> bool {
-        if !self.appends.is_empty() || self.poisoned || !self.queued.is_empty() {
+        if !self.appends.is_empty()
+            || self.poisoned
+            || !self.queued.is_empty()
+            || !self.pending_deltas.is_empty()
+        {
             return false;
         }
         let heads = self.doc.get_heads();

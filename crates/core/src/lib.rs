@@ -11,8 +11,10 @@
 //!   byte-compatible with automerge-repo's JS packages, and its [`DecodeLimits`].
 //! - `effect`: [`Event`] in, [`Effect`] out, [`Millis`] for time.
 //! - `engine`: [`Engine`], the sans-IO sync engine, and its invariants.
+//! - [`batch`]: the HTTP batch sync of `POST /v1/sync` (passerelle's own, for poor links).
 //! - [`storage_task`]: what the engine asks of durable storage, as data.
 
+pub mod batch;
 mod document_id;
 mod effect;
 mod engine;
@@ -22,7 +24,7 @@ mod storage_task;
 mod wire;
 
 pub use document_id::{DocumentId, DocumentIdError, URL_PREFIX};
-pub use effect::{Effect, Event, Millis, PeerRole};
+pub use effect::{DeltaOutcome, DeltaRequest, Effect, Event, Millis, PeerRole};
 pub use engine::{Engine, EngineConfig, EngineError};
 pub use message::{HeadsAt, Message, PROTOCOL_VERSION, PeerMetadata};
 pub use peer_id::{MAX_PEER_ID_LEN, PeerId, PeerIdError};

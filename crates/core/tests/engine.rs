@@ -558,3 +558,78 @@ fn idle_documents_are_evicted_within_the_budget_and_reload_on_demand() {
     server.handle(Millis(100_000), Event::Tick);
     assert_eq!(server.loaded_documents().count(), 0, "idle: evicted");
 }
+
+#[test]
+fn a_batch_delta_is_answered_only_once_durable() {
+    use passerelle_core::{DeltaOutcome, DeltaRequest};
+    let mut server = engine("server", 10);
+    let mut disk = Disk::default();
+    let doc_id = DocumentId::random();
+    let mut laptop = Automerge::new();
+    let mut tx = laptop.transaction();
+    tx.put(automerge::ROOT, "title", "Mission").unwrap();
+    tx.commit();
+    let delta = |changes: Vec<u8>, heads, may_write| {
+        Event::Delta(DeltaRequest {
+            request: 1,
+            from: peer("laptop"),
+            document_id: doc_id,
+            heads,
+            changes,
+            may_write,
+        })
+    };
+    // The load, then the append: no reply before the append is answered.
+    let effects = server.handle(Millis(0), delta(laptop.save(), laptop.get_heads(), true));
+    let load = effects
+        .iter()
+        .find_map(|e| match e {
+            Effect::Storage(task) => Some(task.clone()),
+            _ => None,
+        })
+        .unwrap();
+    let effects = server.handle(Millis(0), Event::Storage(disk.run(load)));
+    assert!(
+        !effects
+            .iter()
+            .any(|e| matches!(e, Effect::DeltaReply { .. }))
+    );
+    let effects = settle(&mut server, &mut disk, 0, effects);
+    let reply = effects.iter().find_map(|e| match e {
+        Effect::DeltaReply { outcome, .. } => Some(outcome.clone()),
+        _ => None,
+    });
+    match reply {
+        Some(DeltaOutcome::Synced {
+            heads,
+            changes,
+            missing,
+            refused,
+        }) => {
+            assert_eq!(heads, laptop.get_heads());
+            assert!(changes.is_empty() && missing.is_empty() && !refused);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(disk.0.contains_key(&doc_id));
+    // A reader's changes are refused and not applied.
+    let mut tx = laptop.transaction();
+    tx.put(automerge::ROOT, "title", "Changed").unwrap();
+    tx.commit();
+    let effects = server.handle(
+        Millis(1),
+        delta(laptop.save_after(&[]), laptop.get_heads(), false),
+    );
+    let effects = settle(&mut server, &mut disk, 1, effects);
+    assert!(effects.iter().any(|e| matches!(
+        e,
+        Effect::DeltaReply {
+            outcome: DeltaOutcome::Synced { refused: true, .. },
+            ..
+        }
+    )));
+    assert_ne!(
+        server.document(&doc_id).unwrap().get_heads(),
+        laptop.get_heads()
+    );
+}

@@ -262,7 +262,8 @@ impl Sim {
                 Effect::Refused { reason, .. } => self.peer_errors.push(reason),
                 Effect::Ready { .. }
                 | Effect::ChangesApplied { .. }
-                | Effect::Unavailable { .. } => {}
+                | Effect::Unavailable { .. }
+                | Effect::DeltaReply { .. } => {}
             }
         }
     }

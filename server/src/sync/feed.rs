@@ -23,7 +23,7 @@ const MAX_ENTRIES: usize = 100_000;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Cursor {
     epoch: u64,
-    seq: u64,
+    pub(crate) seq: u64,
 }
 
 impl fmt::Display for Cursor {

@@ -13,7 +13,8 @@ use std::time::{Duration, Instant};
 
 use automerge::ChangeHash;
 use passerelle_core::{
-    DocumentId, Effect, Engine, EngineConfig, Event, Message, Millis, PeerId, PeerRole,
+    DeltaOutcome, DeltaRequest, DocumentId, Effect, Engine, EngineConfig, Event, Message, Millis,
+    PeerId, PeerRole,
 };
 use passerelle_store::DocStore;
 use tokio::sync::{mpsc, oneshot};
@@ -54,8 +55,16 @@ pub(crate) enum Command {
         may_write: bool,
     },
     Storage(passerelle_core::StorageResult),
+    /// One document of an HTTP batch sync; the outcome goes to `reply` once durable.
+    Delta {
+        delta: DeltaRequest,
+        principal: Principal,
+        reply: oneshot::Sender<DeltaOutcome>,
+    },
     /// Wait until every storage task has been answered, then answer.
     Drain(oneshot::Sender<()>),
+    /// An HTTP batch-sync request of this peer is over.
+    DeltaDone(PeerId),
 }
 
 /// Settings of the hub.
@@ -107,6 +116,11 @@ struct HubTask {
     commands: mpsc::Sender<Command>,
     pending_storage: usize,
     drains: Vec<oneshot::Sender<()>>,
+    /// Batch-sync requests waiting for their reply.
+    deltas: HashMap<u64, oneshot::Sender<DeltaOutcome>>,
+    next_delta: u64,
+    /// Who the HTTP batch-sync peers are, for authorship (with how many requests are open).
+    http_principals: HashMap<PeerId, (Principal, usize)>,
 }
 
 impl Hub {
@@ -134,6 +148,9 @@ impl Hub {
             commands: commands.clone(),
             pending_storage: 0,
             drains: Vec::new(),
+            deltas: HashMap::new(),
+            next_delta: 0,
+            http_principals: HashMap::new(),
         };
         tokio::spawn(task.run(receiver, config.tick_interval));
         Self {
@@ -156,6 +173,29 @@ impl Hub {
     /// Sends a command; `false` when the hub is gone (the server is shutting down).
     pub(crate) async fn send(&self, command: Command) -> bool {
         self.commands.send(command).await.is_ok()
+    }
+
+    /// Runs one document of a batch sync; `None` when the hub is gone.
+    pub(crate) async fn delta(
+        &self,
+        delta: DeltaRequest,
+        principal: Principal,
+    ) -> Option<DeltaOutcome> {
+        let (reply, outcome) = oneshot::channel();
+        self.commands
+            .send(Command::Delta {
+                delta,
+                principal,
+                reply,
+            })
+            .await
+            .ok()?;
+        outcome.await.ok()
+    }
+
+    /// Tells the hub an HTTP peer's request is over (its principal may be forgotten).
+    pub(crate) async fn delta_done(&self, peer: PeerId) {
+        let _ = self.commands.send(Command::DeltaDone(peer)).await;
     }
 
     /// Waits until every storage task issued so far is answered: after this, everything the
@@ -262,6 +302,29 @@ impl HubTask {
                     }
                 }
             }
+            Command::Delta {
+                mut delta,
+                principal,
+                reply,
+            } => {
+                self.next_delta += 1;
+                delta.request = self.next_delta;
+                self.deltas.insert(delta.request, reply);
+                self.http_principals
+                    .entry(delta.from.clone())
+                    .or_insert((principal, 0))
+                    .1 += 1;
+                let effects = self.engine.handle(now, Event::Delta(delta));
+                self.effects(effects);
+            }
+            Command::DeltaDone(peer) => {
+                if let Some((_, open)) = self.http_principals.get_mut(&peer) {
+                    *open = open.saturating_sub(1);
+                    if *open == 0 {
+                        self.http_principals.remove(&peer);
+                    }
+                }
+            }
             Command::Drain(reply) => {
                 if self.pending_storage == 0 {
                     let _ = reply.send(());
@@ -317,6 +380,13 @@ impl HubTask {
                     document_id,
                     reason,
                 } => tracing::error!(%document_id, "storage failed: {reason}"),
+                Effect::DeltaReply {
+                    request, outcome, ..
+                } => {
+                    if let Some(reply) = self.deltas.remove(&request) {
+                        let _ = reply.send(outcome);
+                    }
+                }
                 Effect::Ready { .. } | Effect::Unavailable { .. } => {}
             }
         }
@@ -339,10 +409,11 @@ impl HubTask {
     }
 
     fn record_authorship(&self, document_id: DocumentId, from: &PeerId, hashes: Vec<ChangeHash>) {
-        let Some(connection) = self.connections.get(from) else {
-            return;
+        let principal = match (self.connections.get(from), self.http_principals.get(from)) {
+            (Some(connection), _) => connection.principal.clone(),
+            (None, Some((principal, _))) => principal.clone(),
+            (None, None) => return,
         };
-        let principal = connection.principal.clone();
         let auth = Arc::clone(&self.auth);
         let at = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)

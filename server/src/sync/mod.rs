@@ -1,6 +1,7 @@
 //! Document sync: the [`Hub`] that owns the sync engine, the WebSocket endpoint speaking
 //! the automerge-repo protocol, the changes feed and the server's metrics.
 
+pub(crate) mod batch_http;
 mod feed;
 mod hub;
 mod metrics;
@@ -10,7 +11,8 @@ use std::sync::Arc;
 
 use passerelle_store::{DocStore, Storage, StorageError, StorageKey};
 
-pub use feed::{ChangeFeed, Cursor, Since};
+pub use batch_http::{ChangedDocument, ChangesResponse, MAX_BATCH_DOCUMENTS};
+pub use feed::{ChangeFeed, Cursor, CursorError, Since};
 pub use hub::{Hub, HubConfig};
 pub use metrics::Metrics;
 
