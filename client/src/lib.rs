@@ -1,1 +1,55 @@
-//! The passerelle client.
+//! The passerelle client: a local, offline-first replica of a user's Automerge documents, and
+//! (to come) the loop that syncs it with a passerelle server. The `passerelle` CLI is built
+//! on it.
+//!
+//! Open a [`Replica`] on a directory, then create, read and change documents with no network
+//! at all. Every change is durable (flushed to disk) before the call that made it returns:
+//!
+//! ```
+//! use passerelle_client::{DocPath, Replica};
+//! use serde_json::json;
+//!
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let dir = tempfile::tempdir()?;
+//! let mut replica = Replica::open(dir.path())?;
+//! let id = replica.create(&json!({
+//!     "type": "mission",
+//!     "title": {"fr": "Mission à Oujda", "ar": "بعثة إلى وجدة"},
+//!     "agenda": [],
+//! }))?;
+//! replica.append(id, &"agenda".parse::<DocPath>()?, &json!({"title": "Visite de la régie"}))?;
+//! replica.set(id, &"agenda.0.place".parse::<DocPath>()?, &json!("Oujda"))?;
+//! assert_eq!(replica.get_json(id)?["agenda"][0]["place"], "Oujda");
+//! // Nothing is confirmed by a server yet: the document is pending.
+//! assert!(replica.sync_status(id)?.is_pending());
+//! # Ok(()) }
+//! ```
+//!
+//! Errors are [`ClientError`]s, one line each, meant to be shown to a person as they are.
+//!
+//! # Layout
+//! - `replica`: [`Replica`], the sled directory, the sync engine, and how their storage tasks
+//!   are run; the replica's own records (peer id, server, confirmed heads).
+//! - `json`: JSON in and out of Automerge documents, and why strings are scalars for now.
+//! - `doc_path`: [`DocPath`] (`budget.0.planned`), its resolution, and [`PathError`].
+//! - `doc_summary`: [`DocSummary`], a document's id, type and title for listings.
+//! - `sync_status`: [`SyncStatus`], what of a document the server has confirmed.
+//! - `server_config`: [`ServerConfig`], the server URL and token, validated.
+//! - `error`: [`ClientError`].
+//!
+//! The binary's own modules (`main.rs`, `cli.rs`) hold the command line and its output.
+
+mod doc_path;
+mod doc_summary;
+mod error;
+mod json;
+mod replica;
+mod server_config;
+mod sync_status;
+
+pub use doc_path::{DocPath, PathError};
+pub use doc_summary::DocSummary;
+pub use error::ClientError;
+pub use replica::Replica;
+pub use server_config::ServerConfig;
+pub use sync_status::SyncStatus;

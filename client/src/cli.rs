@@ -1,0 +1,430 @@
+//! The command line of `passerelle`: its clap definitions, what each command does, and how
+//! results are printed. Results go to stdout (scripts read them); notices and errors to
+//! stderr.
+
+use std::fmt::Write as _;
+use std::io::{IsTerminal as _, Read as _, Write as _};
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context as _, bail};
+use clap::{Parser, Subcommand, ValueEnum};
+use passerelle_client::{DocPath, DocSummary, Replica, ServerConfig};
+use passerelle_core::DocumentId;
+use serde_json::Value as Json;
+
+/// What a local edit prints: the edit is on disk, and the network is not needed for it.
+const SAVED_LOCALLY: &str = "saved locally; will sync when the server is reachable";
+
+/// The passerelle client: an offline-first replica of your documents.
+#[derive(Debug, Parser)]
+#[command(name = "passerelle", version)]
+pub(crate) struct Cli {
+    /// The replica directory [default: $XDG_DATA_HOME/passerelle, or
+    /// ~/.local/share/passerelle].
+    #[arg(long, global = true, value_name = "DIR", env = "PASSERELLE_HOME")]
+    home: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Set up the replica and the server it syncs with. Works offline: nothing is contacted.
+    Init {
+        /// The server's base URL, e.g. `https://sync.example.org`.
+        #[arg(long, value_name = "URL")]
+        server: String,
+        /// Your access token, as given by the server's administrator.
+        #[arg(long, value_name = "TOKEN")]
+        token: String,
+    },
+    /// Create a document from a JSON object; prints its id as the last line.
+    New {
+        /// The JSON file, or `-` for standard input.
+        #[arg(long, value_name = "FILE")]
+        json: PathBuf,
+    },
+    /// Set one field or list item, e.g. `set DOC budget.0.planned 12000`.
+    Set {
+        /// The document id (or its automerge: URL).
+        doc: String,
+        /// The field: map keys and list indexes separated by dots, e.g. `title.fr`.
+        path: String,
+        /// The new value, as JSON (a string needs quotes: '"Oujda"').
+        value: String,
+    },
+    /// Append an item to a list, e.g. `append DOC agenda '{"title": "Visite"}'`.
+    Append {
+        /// The document id (or its automerge: URL).
+        doc: String,
+        /// The list: map keys and list indexes separated by dots.
+        path: String,
+        /// The new item, as JSON.
+        value: String,
+    },
+    /// Show a document.
+    Show {
+        /// The document id (or its automerge: URL).
+        doc: String,
+        /// Print the document as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List the documents of the replica: id, type and title.
+    Docs {
+        /// Print the list as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Export a document.
+    Export {
+        /// The document id (or its automerge: URL).
+        doc: String,
+        /// `automerge` (the binary format any Automerge implementation loads) or `json`.
+        #[arg(long, value_enum)]
+        format: ExportFormat,
+        /// Write to this file instead of standard output.
+        #[arg(long, short, value_name = "FILE")]
+        output: Option<PathBuf>,
+    },
+    /// The server configured, and the changes each document has not yet had confirmed.
+    Status,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ExportFormat {
+    Automerge,
+    Json,
+}
+
+/// Runs the command.
+pub(crate) fn execute(cli: Cli) -> anyhow::Result<()> {
+    let home = match cli.home {
+        Some(home) => home,
+        None => default_home()?,
+    };
+    match cli.command {
+        Command::Init { server, token } => {
+            let config = ServerConfig::new(&server, &token)?;
+            let replica = Replica::open(&home)?;
+            replica.configure_server(&config)?;
+            println!(
+                "replica ready at {}; it will sync with {} (not contacted yet)",
+                home.display(),
+                config.url()
+            );
+        }
+        Command::New { json } => {
+            let object = read_json_file(&json)?;
+            let mut replica = Replica::open(&home)?;
+            let id = replica.create(&object)?;
+            eprintln!("{SAVED_LOCALLY}");
+            println!("{id}");
+        }
+        Command::Set { doc, path, value } => {
+            let (id, path, value) = (parse_doc(&doc)?, parse_path(&path)?, parse_value(&value)?);
+            let mut replica = open_existing(&home)?;
+            replica.set(id, &path, &value)?;
+            eprintln!("{SAVED_LOCALLY}");
+        }
+        Command::Append { doc, path, value } => {
+            let (id, path, value) = (parse_doc(&doc)?, parse_path(&path)?, parse_value(&value)?);
+            let mut replica = open_existing(&home)?;
+            let index = replica.append(id, &path, &value)?;
+            eprintln!("{SAVED_LOCALLY}");
+            println!("{path}.{index}");
+        }
+        Command::Show { doc, json } => {
+            let id = parse_doc(&doc)?;
+            let mut replica = open_existing(&home)?;
+            let value = replica.get_json(id)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&value)?);
+            } else {
+                print!("document {id}\n{}", render(&value));
+            }
+        }
+        Command::Docs { json } => {
+            let mut replica = open_existing(&home)?;
+            let summaries = replica.list()?;
+            if json {
+                let list: Vec<Json> = summaries.iter().map(summary_json).collect();
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else if summaries.is_empty() {
+                eprintln!("no documents yet; create one with `passerelle new --json FILE`");
+            } else {
+                for summary in &summaries {
+                    println!("{}", summary_line(summary));
+                }
+            }
+        }
+        Command::Export {
+            doc,
+            format,
+            output,
+        } => {
+            let id = parse_doc(&doc)?;
+            let mut replica = open_existing(&home)?;
+            let bytes = match format {
+                ExportFormat::Automerge => replica.export_automerge(id)?,
+                ExportFormat::Json => {
+                    let mut text = serde_json::to_string_pretty(&replica.get_json(id)?)?;
+                    text.push('\n');
+                    text.into_bytes()
+                }
+            };
+            match output {
+                Some(path) => std::fs::write(&path, &bytes)
+                    .with_context(|| format!("cannot write {}", path.display()))?,
+                None => {
+                    if format == ExportFormat::Automerge && std::io::stdout().is_terminal() {
+                        bail!(
+                            "not writing binary Automerge data to a terminal; use --output FILE \
+                             or redirect standard output"
+                        );
+                    }
+                    let mut stdout = std::io::stdout().lock();
+                    stdout.write_all(&bytes)?;
+                    stdout.flush()?;
+                }
+            }
+        }
+        Command::Status => {
+            let mut replica = open_existing(&home)?;
+            print!("{}", status_report(&mut replica)?);
+        }
+    }
+    Ok(())
+}
+
+/// The replica directory when `--home` and `PASSERELLE_HOME` are not given: the user's data
+/// directory, as the XDG base directory specification places it (`$XDG_DATA_HOME`, else
+/// `~/.local/share`), or the platform's equivalent on macOS and Windows.
+fn default_home() -> anyhow::Result<PathBuf> {
+    let non_empty = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty());
+    let data_dir = if cfg!(windows) {
+        non_empty("APPDATA").map(PathBuf::from)
+    } else if let Some(xdg) = non_empty("XDG_DATA_HOME").map(PathBuf::from)
+        && xdg.is_absolute()
+    {
+        Some(xdg)
+    } else if cfg!(target_os = "macos") {
+        non_empty("HOME").map(|home| PathBuf::from(home).join("Library/Application Support"))
+    } else {
+        non_empty("HOME").map(|home| PathBuf::from(home).join(".local/share"))
+    };
+    match data_dir {
+        Some(dir) => Ok(dir.join("passerelle")),
+        None => bail!("cannot find your data directory (HOME is not set); pass --home DIR"),
+    }
+}
+
+/// Opens a replica that must exist already: a typo in `--home` should not silently create an
+/// empty replica and then report that the document does not exist.
+fn open_existing(home: &Path) -> anyhow::Result<Replica> {
+    if !home.join("store").is_dir() {
+        bail!(
+            "there is no replica at {}; run `passerelle init --server URL --token TOKEN` or \
+             `passerelle new --json FILE` first, or pass --home DIR",
+            home.display()
+        );
+    }
+    Ok(Replica::open(home)?)
+}
+
+fn parse_doc(input: &str) -> anyhow::Result<DocumentId> {
+    input
+        .parse()
+        .with_context(|| format!("invalid document id `{input}`"))
+}
+
+fn parse_path(input: &str) -> anyhow::Result<DocPath> {
+    Ok(input.parse()?)
+}
+
+fn parse_value(input: &str) -> anyhow::Result<Json> {
+    serde_json::from_str(input).with_context(|| {
+        format!(
+            "the value `{input}` is not JSON (a string needs quotes, e.g. '\"{}\"')",
+            input.replace('"', "")
+        )
+    })
+}
+
+/// The JSON in `path`, or in standard input for `-`.
+fn read_json_file(path: &Path) -> anyhow::Result<Json> {
+    let (name, text) = if path == Path::new("-") {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("cannot read standard input")?;
+        ("standard input".to_owned(), text)
+    } else {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read {}", path.display()))?;
+        (path.display().to_string(), text)
+    };
+    serde_json::from_str(&text).with_context(|| format!("{name} is not valid JSON"))
+}
+
+fn summary_json(summary: &DocSummary) -> Json {
+    let mut object = serde_json::json!({
+        "id": summary.id.to_string(),
+        "type": summary.doc_type,
+        "title": summary.title,
+    });
+    if let Some(problem) = &summary.problem {
+        object["problem"] = Json::String(problem.clone());
+    }
+    object
+}
+
+fn summary_line(summary: &DocSummary) -> String {
+    if let Some(problem) = &summary.problem {
+        return format!("{}  (cannot be read: {problem})", summary.id);
+    }
+    format!(
+        "{}  {}  {}",
+        summary.id,
+        summary.doc_type.as_deref().unwrap_or("-"),
+        summary.title.as_deref().unwrap_or("-")
+    )
+}
+
+fn status_report(replica: &mut Replica) -> anyhow::Result<String> {
+    let mut out = String::new();
+    writeln!(out, "replica: {}", replica.directory().display())?;
+    match replica.server()? {
+        Some(config) => writeln!(out, "server: {} (reachable: not checked)", config.url())?,
+        None => writeln!(
+            out,
+            "server: not configured (run `passerelle init --server URL --token TOKEN`)"
+        )?,
+    }
+    let summaries = replica.list()?;
+    let mut lines = Vec::new();
+    let mut pending = 0;
+    for summary in &summaries {
+        if let Some(problem) = &summary.problem {
+            lines.push(format!("{}  cannot be read: {problem}", summary.id));
+            continue;
+        }
+        let status = replica.sync_status(summary.id)?;
+        let state = match (&status.confirmed_heads, status.pending_changes) {
+            (_, 0) => "up to date".to_owned(),
+            (None, n) => format!("pending: {n} change(s), never confirmed by the server"),
+            (Some(_), n) => format!("pending: {n} change(s) not yet confirmed by the server"),
+        };
+        pending += usize::from(status.is_pending());
+        let title = summary.title.as_deref().unwrap_or("-");
+        lines.push(format!("{}  {state}  {title}", summary.id));
+    }
+    writeln!(
+        out,
+        "documents: {}, with pending changes: {pending}",
+        summaries.len()
+    )?;
+    for line in lines {
+        writeln!(out, "{line}")?;
+    }
+    Ok(out)
+}
+
+/// A document for a person to read: YAML-like, nested by indentation, strings as they are.
+fn render(value: &Json) -> String {
+    let mut out = String::new();
+    match value {
+        Json::Object(_) | Json::Array(_) => render_into(value, 0, &mut out),
+        scalar => out.push_str(&format!("{}\n", scalar_text(scalar))),
+    }
+    out
+}
+
+fn render_into(value: &Json, indent: usize, out: &mut String) {
+    let pad = " ".repeat(indent);
+    match value {
+        Json::Object(fields) => {
+            for (key, field) in fields {
+                if is_leaf(field) {
+                    render_leaf(&format!("{pad}{key}:"), field, indent, out);
+                } else {
+                    out.push_str(&format!("{pad}{key}:\n"));
+                    render_into(field, indent + 2, out);
+                }
+            }
+        }
+        Json::Array(items) => {
+            for item in items {
+                if is_leaf(item) {
+                    render_leaf(&format!("{pad}-"), item, indent, out);
+                } else {
+                    // The item's first line goes on the dash's line, as YAML writes it.
+                    let mut inner = String::new();
+                    render_into(item, indent + 2, &mut inner);
+                    out.push_str(&format!("{pad}- {}", &inner[indent + 2..]));
+                }
+            }
+        }
+        scalar => render_leaf(&pad, scalar, indent, out),
+    }
+}
+
+/// Scalars, empty maps and empty lists fit on their key's line.
+fn is_leaf(value: &Json) -> bool {
+    match value {
+        Json::Object(fields) => fields.is_empty(),
+        Json::Array(items) => items.is_empty(),
+        _ => true,
+    }
+}
+
+fn render_leaf(prefix: &str, value: &Json, indent: usize, out: &mut String) {
+    match value {
+        Json::String(text) if text.contains('\n') => {
+            out.push_str(&format!("{prefix} |\n"));
+            for line in text.lines() {
+                out.push_str(&format!("{}{line}\n", " ".repeat(indent + 2)));
+            }
+        }
+        other => out.push_str(&format!("{prefix} {}\n", scalar_text(other))),
+    }
+}
+
+fn scalar_text(value: &Json) -> String {
+    match value {
+        Json::String(text) if text.is_empty() => "\"\"".to_owned(),
+        Json::String(text) => text.clone(),
+        Json::Object(_) => "{}".to_owned(),
+        Json::Array(_) => "[]".to_owned(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn renders_nested_documents_readably() {
+        let value = serde_json::json!({
+            "title": {"fr": "Mission", "ar": "بعثة"},
+            "agenda": [{"place": "Oujda", "when": "lundi"}, "libre"],
+            "empty": [],
+            "notes": "ligne 1\nligne 2",
+        });
+        let expected = "\
+agenda:
+  - place: Oujda
+    when: lundi
+  - libre
+empty: []
+notes: |
+  ligne 1
+  ligne 2
+title:
+  ar: بعثة
+  fr: Mission
+";
+        assert_eq!(render(&value), expected);
+    }
+}
