@@ -1,5 +1,5 @@
-//! The admin commands (`user add`, `user list`, `token create`, `token revoke`) and how they
-//! reach the store whether the server is running or not.
+//! The admin commands (`user add`, `user list`, `token create`, `token revoke`, `backup`) and
+//! how they reach the store whether the server is running or not.
 //!
 //! sled lets one process at a time open a data directory. So an admin command first tries to
 //! open the store itself; if a running server holds it ([`StorageError::Locked`]), the command
@@ -17,6 +17,17 @@
 //! Whoever can read the data directory can already read and change everything in it, so the
 //! file grants nothing new; the loopback rule keeps the endpoint shut to the network even if
 //! the secret leaked.
+//!
+//! `backup` through a running server: the server streams the backup in the response (as
+//! [`BACKUP_CONTENT_TYPE`], the very bytes [`backup::write_backup`] writes to a file) and the
+//! command writes it to its file, then reads the file back to check it whole. So the file is
+//! created by the user who asked, with their permissions, where they can write, even when the
+//! server's service unit may write nowhere but its data directory (systemd's
+//! `ProtectSystem=strict`, `PrivateTmp=`), and the endpoint never writes a file a caller
+//! names. Memory stays bounded on both sides (a small channel of chunks on the server). A
+//! server that fails half way ends the response early: the check fails and the command
+//! removes the file; the server's log says why. `restore` has no such path: it writes only
+//! into a fresh data directory, which no server runs on.
 
 use std::fmt::Write as _;
 use std::io::{self, Write as _};
@@ -26,10 +37,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Json;
+use axum::body::{Body, Bytes};
 use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse as _, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use passerelle_store::{SledStorage, StorageError};
+use passerelle_store::{SledStorage, Storage, StorageError};
 use rand::RngCore as _;
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq as _;
@@ -37,6 +51,7 @@ use subtle::ConstantTimeEq as _;
 use crate::auth::{
     AuthError, AuthStore, BearerToken, OrgName, Refusal, Role, TokenInfo, TokenRef, User, UserName,
 };
+use crate::backup::{self, BackupError, BackupSummary, Progress};
 use crate::error::AppError;
 use crate::http::AppState;
 
@@ -49,6 +64,14 @@ pub const SERVER_FILE_NAME: &str = "server.json";
 
 /// How long an admin command waits for the running server.
 const ADMIN_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The media type of a backup streamed by a running server.
+pub const BACKUP_CONTENT_TYPE: &str = "application/vnd.passerelle.backup";
+
+/// The size of the chunks a running server streams a backup in, and how many may wait in the
+/// channel to the socket: at most about 1 MiB is buffered, whatever the size of the store.
+const BACKUP_CHUNK_BYTES: usize = 256 * 1024;
+const BACKUP_CHANNEL_CHUNKS: usize = 4;
 
 /// The secret that authenticates admin commands sent to a running server: 32 random bytes,
 /// new at every start of the server. `Debug` hides it.
@@ -112,6 +135,13 @@ pub enum AdminCommand {
         /// The token or its id.
         token: TokenRef,
     },
+    /// Write a backup of the whole store to a new file.
+    Backup {
+        /// The file. It stays on this side: a running server streams the backup back, and the
+        /// command writes it here.
+        #[serde(skip)]
+        to: PathBuf,
+    },
 }
 
 impl AdminCommand {
@@ -119,6 +149,17 @@ impl AdminCommand {
     /// is how a new store gets its first admin).
     fn needs_existing_store(&self) -> bool {
         !matches!(self, AdminCommand::AddUser { .. })
+    }
+
+    /// How long the command may wait for a running server: a backup takes as long as the
+    /// store is large, so it waits as long as the server sends (Ctrl-C stops it: the server's
+    /// writes to the closed connection fail and it stops too; the partial file is refused by
+    /// any restore as truncated).
+    fn timeout(&self) -> Option<Duration> {
+        match self {
+            AdminCommand::Backup { .. } => None,
+            _ => Some(ADMIN_REQUEST_TIMEOUT),
+        }
     }
 }
 
@@ -156,6 +197,14 @@ pub enum AdminOutcome {
         token_info: TokenInfo,
         /// The token.
         token: BearerToken,
+    },
+    /// `backup`.
+    BackupWritten {
+        /// The file and what it holds.
+        summary: BackupSummary,
+        /// Whether the running server sent it (it held the store).
+        #[serde(default)]
+        by_running_server: bool,
     },
     /// `token revoke`.
     TokenRevoked {
@@ -228,6 +277,18 @@ impl AdminOutcome {
                  it are closed at their next check",
                 token_info.id, token_info.user
             ),
+            AdminOutcome::BackupWritten {
+                summary,
+                by_running_server,
+            } => {
+                if *by_running_server {
+                    let _ = writeln!(
+                        out,
+                        "the running server holds the data directory; it sent the backup"
+                    );
+                }
+                write!(out, "{}", summary.render())
+            }
         };
         out
     }
@@ -248,16 +309,37 @@ impl AdminOutcome {
             AdminOutcome::TokenRevoked { token_info } => {
                 format!("revoked token {} of {}", token_info.id, token_info.user)
             }
+            AdminOutcome::BackupWritten { summary, .. } => format!(
+                "wrote a backup to {} ({} records, {} documents, {} bytes)",
+                summary.path.display(),
+                summary.counts.records,
+                summary.counts.documents,
+                summary.file_bytes
+            ),
         }
     }
 }
 
-/// Runs `command` on `auth`. Blocking (storage); the same code serves the local path and the
-/// admin endpoint, so a command behaves the same whether the server is running or not.
+/// Why [`execute`] failed.
+#[derive(Debug, thiserror::Error)]
+pub enum ExecuteError {
+    /// The auth store failed.
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    /// The backup was not written.
+    #[error(transparent)]
+    Backup(#[from] BackupError),
+}
+
+/// Runs `command` on `storage` (whose users and tokens `auth` keeps). Blocking (storage); the
+/// same code serves the local path and the admin endpoint, so a command behaves the same
+/// whether the server is running or not. `progress` is where a long backup reports.
 pub fn execute(
+    storage: &dyn Storage,
     auth: &AuthStore,
     command: AdminCommand,
-) -> Result<Result<AdminOutcome, Refusal>, AuthError> {
+    progress: Progress,
+) -> Result<Result<AdminOutcome, Refusal>, ExecuteError> {
     Ok(match command {
         AdminCommand::AddUser { name, org, role } => {
             auth.add_user(&name, &org, role)?
@@ -292,14 +374,19 @@ pub fn execute(
         AdminCommand::RevokeToken { token } => auth
             .revoke_token(&token)?
             .map(|token_info| AdminOutcome::TokenRevoked { token_info }),
+        AdminCommand::Backup { to } => Ok(AdminOutcome::BackupWritten {
+            summary: backup::backup_to_file(storage, &to, progress)?,
+            by_running_server: false,
+        }),
     })
 }
 
-/// `POST /v1/admin/command`: an [`AdminCommand`] from the CLI on this machine.
+/// `POST /v1/admin/command`: an [`AdminCommand`] from the CLI on this machine. Answers with
+/// the [`AdminOutcome`] as JSON, or, for `backup`, with the backup itself.
 pub(crate) async fn admin_command(
     State(state): State<AppState>,
     request: Request,
-) -> Result<Json<AdminOutcome>, AppError> {
+) -> Result<Response, AppError> {
     let Some(secret) = state.admin_secret.clone() else {
         return Err(AppError::NotFound("no such route".to_owned()));
     };
@@ -331,10 +418,96 @@ pub(crate) async fn admin_command(
         .map_err(|_| AppError::BadRequest(format!("the body is over {limit} bytes")))?;
     let command: AdminCommand = serde_json::from_slice(&body)
         .map_err(|e| AppError::BadRequest(format!("not an admin command: {e}")))?;
+    if let AdminCommand::Backup { .. } = command {
+        return Ok(stream_backup(Arc::clone(&state.storage)));
+    }
     let auth = Arc::clone(&state.auth);
-    let outcome = tokio::task::spawn_blocking(move || execute(&auth, command)).await???;
+    let storage = Arc::clone(&state.storage);
+    let executed = tokio::task::spawn_blocking(move || {
+        execute(storage.as_ref(), &auth, command, Progress::Log)
+    })
+    .await?;
+    let outcome = match executed {
+        Ok(outcome) => outcome?,
+        Err(ExecuteError::Auth(error)) => return Err(error.into()),
+        Err(ExecuteError::Backup(error)) => return Err(AppError::internal(error)),
+    };
     tracing::info!("admin: {}", outcome.log_line());
-    Ok(Json(outcome))
+    Ok(Json(outcome).into_response())
+}
+
+/// The response to `backup`: the backup, written on a blocking thread into a small channel
+/// that the response body drains. A failure ends the body early, so the command's check of
+/// the file fails; a command that goes away stops the backup (its writes fail).
+fn stream_backup(storage: Arc<dyn Storage>) -> Response {
+    let (sender, mut receiver) =
+        tokio::sync::mpsc::channel::<io::Result<Bytes>>(BACKUP_CHANNEL_CHUNKS);
+    tokio::task::spawn_blocking(move || {
+        let mut out = ChannelWriter {
+            sender: sender.clone(),
+            buffer: Vec::with_capacity(BACKUP_CHUNK_BYTES),
+        };
+        match backup::write_backup(storage.as_ref(), &mut out, Progress::Log) {
+            Ok(written) => tracing::info!(
+                "admin: sent a backup ({} records, {} documents, {} users, {} bytes)",
+                written.counts.records,
+                written.counts.documents,
+                written.counts.users,
+                written.bytes
+            ),
+            Err(error) => {
+                tracing::error!("admin: the backup failed: {error}");
+                let _ = sender.blocking_send(Err(io::Error::other(error.to_string())));
+            }
+        }
+    });
+    let body = futures_util::stream::poll_fn(move |context| receiver.poll_recv(context));
+    let mut response = Body::from_stream(body).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(BACKUP_CONTENT_TYPE),
+    );
+    response
+}
+
+/// A writer that sends what it is given, in chunks, to a response body.
+struct ChannelWriter {
+    sender: tokio::sync::mpsc::Sender<io::Result<Bytes>>,
+    buffer: Vec<u8>,
+}
+
+impl ChannelWriter {
+    fn send_buffer(&mut self) -> io::Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let chunk = Bytes::from(std::mem::replace(
+            &mut self.buffer,
+            Vec::with_capacity(BACKUP_CHUNK_BYTES),
+        ));
+        self.sender.blocking_send(Ok(chunk)).map_err(|_| {
+            io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "the backup command went away (the connection closed)",
+            )
+        })
+    }
+}
+
+impl io::Write for ChannelWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let room = BACKUP_CHUNK_BYTES - self.buffer.len();
+        let n = buf.len().min(room);
+        self.buffer.extend_from_slice(&buf[..n]);
+        if self.buffer.len() >= BACKUP_CHUNK_BYTES {
+            self.send_buffer()?;
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.send_buffer()
+    }
 }
 
 /// What a running server publishes in `<data>/server.json` for the admin commands.
@@ -430,6 +603,9 @@ pub enum AdminCommandError {
     /// The store failed while running the command.
     #[error("the data store failed: {0}")]
     Store(#[from] AuthError),
+    /// The backup was not written.
+    #[error(transparent)]
+    Backup(#[from] BackupError),
     /// The command was refused (the user exists, the token is unknown, …).
     #[error("{0}")]
     Refused(String),
@@ -498,13 +674,35 @@ pub fn run_admin_command(
             dir: data_dir.to_path_buf(),
         });
     }
+    let command = match command {
+        AdminCommand::Backup { to } => AdminCommand::Backup {
+            to: backup::backup_target(data_dir, &to)?,
+        },
+        other => other,
+    };
     match SledStorage::open(data_dir) {
         Ok(storage) => {
-            let auth = AuthStore::new(Arc::new(storage));
-            execute(&auth, command)?
-                .map_err(|refusal| AdminCommandError::Refused(refusal.to_string()))
+            let storage: Arc<dyn Storage> = Arc::new(storage);
+            let auth = AuthStore::new(Arc::clone(&storage));
+            let outcome = match execute(storage.as_ref(), &auth, command, Progress::for_terminal())
+            {
+                Ok(outcome) => outcome,
+                Err(ExecuteError::Auth(error)) => return Err(error.into()),
+                Err(ExecuteError::Backup(error)) => return Err(error.into()),
+            };
+            outcome.map_err(|refusal| AdminCommandError::Refused(refusal.to_string()))
         }
-        Err(StorageError::Locked { .. }) => send_to_running_server(data_dir, &command),
+        Err(StorageError::Locked { .. }) => {
+            if matches!(command, AdminCommand::Backup { .. })
+                && Progress::for_terminal() == Progress::Stderr
+            {
+                eprintln!(
+                    "a running server holds {}: it sends the backup (its progress is in its log)",
+                    data_dir.display()
+                );
+            }
+            send_to_running_server(data_dir, &command)
+        }
         Err(source) => Err(AdminCommandError::OpenStore {
             dir: data_dir.to_path_buf(),
             source,
@@ -536,17 +734,44 @@ fn send_to_running_server(
     // No proxy: the secret must go straight to the loopback address, never through an
     // `HTTP_PROXY` the environment happens to set.
     let client = reqwest::blocking::Client::builder()
-        .timeout(ADMIN_REQUEST_TIMEOUT)
+        .connect_timeout(ADMIN_REQUEST_TIMEOUT)
+        .timeout(command.timeout())
         .no_proxy()
         .build()
         .map_err(unreachable)?;
-    let response = client
+    // The backup's file is created before the request, so that a name taken or a directory
+    // not writable is said before the server does any work.
+    let backup_file = match command {
+        AdminCommand::Backup { to } => Some((backup::create_backup_file(to)?, to)),
+        _ => None,
+    };
+    let sent = client
         .post(format!("http://{address}/v1/admin/command"))
         .header(ADMIN_SECRET_HEADER, server.admin_secret.expose_secret())
         .json(command)
-        .send()
-        .map_err(unreachable)?;
+        .send();
+    let mut response = match sent {
+        Ok(response) => response,
+        Err(error) => {
+            if let Some((_, path)) = &backup_file {
+                let _ = std::fs::remove_file(path);
+            }
+            return Err(unreachable(error));
+        }
+    };
     let status = response.status();
+    if let Some((file, path)) = backup_file {
+        if status.is_success() {
+            let summary =
+                backup::receive_backup(&mut response, file, path, Progress::for_terminal())?;
+            return Ok(AdminOutcome::BackupWritten {
+                summary,
+                by_running_server: true,
+            });
+        }
+        drop(file);
+        let _ = std::fs::remove_file(path);
+    }
     let bytes = response.bytes().map_err(unreachable)?;
     if status.is_success() {
         return serde_json::from_slice(&bytes).map_err(|e| AdminCommandError::ServerFailed {

@@ -8,11 +8,12 @@ use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use passerelle_server::admin::{self, AdminCommand, AdminSecret, ServerFile};
 use passerelle_server::auth::{OrgName, Role, TokenRef, UserName};
+use passerelle_server::backup::{self, Progress};
 use passerelle_server::{AppState, ServerConfig};
 use passerelle_store::{SledStorage, StorageError};
 use tokio::net::TcpListener;
 
-/// The passerelle sync server, and the commands that manage its users and tokens.
+/// The passerelle sync server, and the commands that manage its users, tokens and backups.
 #[derive(Debug, Parser)]
 #[command(name = "passerelle-server", version, about, long_about = None)]
 pub(crate) struct Cli {
@@ -30,6 +31,11 @@ pub(crate) enum Command {
     /// Manage bearer tokens.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Write every document, access rule, authorship record, user and token to a new file
+    /// (through the running server if there is one).
+    Backup(BackupArgs),
+    /// Restore a backup into a new, empty data directory (with no server running on it).
+    Restore(RestoreArgs),
 }
 
 /// Where the data lives. Every command takes it.
@@ -58,6 +64,24 @@ pub(crate) struct ServeArgs {
         default_value = "127.0.0.1:7780"
     )]
     pub(crate) listen: String,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BackupArgs {
+    /// The backup file to create (it must not exist; relative to the current directory).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) to: PathBuf,
+    #[command(flatten)]
+    pub(crate) data: DataArgs,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RestoreArgs {
+    /// The backup file to restore.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) from: PathBuf,
+    #[command(flatten)]
+    pub(crate) data: DataArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -158,6 +182,12 @@ pub(crate) fn execute(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Token(TokenCommand::Revoke { token, data }) => {
             (data, AdminCommand::RevokeToken { token })
+        }
+        Command::Backup(BackupArgs { to, data }) => (data, AdminCommand::Backup { to }),
+        Command::Restore(RestoreArgs { from, data }) => {
+            let summary = backup::restore(&data.data, &from, Progress::for_terminal())?;
+            print!("{}", summary.render());
+            return Ok(());
         }
     };
     let outcome = admin::run_admin_command(&data.data, command)?;
@@ -295,6 +325,24 @@ mod tests {
             .is_err()
         );
         assert!(Cli::try_parse_from(["passerelle-server", "token", "revoke", "nonsense"]).is_err());
+        let cli = Cli::try_parse_from(["passerelle-server", "backup", "--to", "b.pslbak"]).unwrap();
+        assert!(
+            matches!(cli.command, Command::Backup(BackupArgs { ref to, .. }) if to.as_os_str() == "b.pslbak")
+        );
+        let cli = Cli::try_parse_from([
+            "passerelle-server",
+            "restore",
+            "--from",
+            "b.pslbak",
+            "--data",
+            "/tmp/new",
+        ])
+        .unwrap();
+        assert!(
+            matches!(cli.command, Command::Restore(RestoreArgs { ref from, .. }) if from.as_os_str() == "b.pslbak")
+        );
+        assert!(Cli::try_parse_from(["passerelle-server", "backup"]).is_err());
+        assert!(Cli::try_parse_from(["passerelle-server", "restore"]).is_err());
         assert!(
             Cli::try_parse_from([
                 "passerelle-server",

@@ -26,12 +26,15 @@
 //!   the [`Authenticated`] / [`AuthenticatedToken`] extractors.
 //! - `error`: [`AppError`], which turns failures into 4xx JSON or a generic 500.
 //! - [`admin`]: the admin commands, their endpoint, `server.json`, and the loopback client.
+//! - [`backup`]: `backup` and `restore`: the backup file format, per-document consistent
+//!   reads of a running store, and restoring into a fresh data directory.
 //! - [`sync`]: the [`Hub`](sync::Hub) that owns the sync engine, the WebSocket endpoint
 //!   (`GET /ws`, the automerge-repo protocol), the changes feed and the metrics.
 //! - `main.rs` and `cli.rs` (the binary): the command line, tracing setup, and `serve`.
 
 pub mod admin;
 pub mod auth;
+pub mod backup;
 mod error;
 mod http;
 pub mod sync;
