@@ -843,7 +843,12 @@ impl Engine {
             if !has_copy && peer_doc.unavailable {
                 continue;
             }
-            if peer_doc.refused_heads.is_some() && peer_doc.sync.last_sent_heads == heads {
+            // A reader holding refused changes hears from us only when our heads move or it
+            // asks for something (a bloom filter false positive makes it ask).
+            if peer_doc.refused_heads.is_some()
+                && peer_doc.sync.last_sent_heads == heads
+                && peer_doc.sync.their_need.as_ref().is_none_or(Vec::is_empty)
+            {
                 continue;
             }
             if let Some(message) = state.doc.generate_sync_message(&mut peer_doc.sync) {

@@ -633,3 +633,142 @@ fn a_batch_delta_is_answered_only_once_durable() {
         laptop.get_heads()
     );
 }
+
+fn syncs_to(effects: &[Effect], to: &str) -> Vec<sync::Message> {
+    effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Send {
+                to: t,
+                message: Message::Sync { data, .. },
+            } if *t == peer(to) => Some(sync::Message::decode(data).unwrap()),
+            _ => None,
+        })
+        .collect()
+}
+fn receive_from(
+    server: &mut Engine,
+    disk: &mut Disk,
+    now: u64,
+    from: &str,
+    doc: DocumentId,
+    m: &sync::Message,
+    may_write: bool,
+) -> Vec<Effect> {
+    let effects = server.handle(
+        Millis(now),
+        Event::Received {
+            from: peer(from),
+            message: Message::Sync {
+                sender_id: peer(from),
+                target_id: peer("server"),
+                document_id: doc,
+                data: m.clone().encode(),
+            },
+            may_write,
+        },
+    );
+    settle(server, disk, now, effects)
+}
+
+/// A reader holding a refused change asks (need) for a change the server's last message
+/// announced in its heads but did not carry (what a bloom filter false positive does).
+#[test]
+fn a_reader_with_refused_changes_gets_what_it_needs() {
+    let mut disk = Disk::default();
+    let mut author = engine("author", 6);
+    let (doc, effects) = author.create_document(Millis(0));
+    settle(&mut author, &mut disk, 0, effects);
+    let effects = author
+        .change(Millis(0), doc, |tx| {
+            tx.put(automerge::ROOT, "title", ScalarValue::Int(1))
+        })
+        .unwrap()
+        .1;
+    settle(&mut author, &mut disk, 0, effects);
+    let mut server = engine("server", 7);
+    for name in ["reader", "writer"] {
+        server.handle(
+            Millis(0),
+            Event::PeerConnected {
+                peer: peer(name),
+                role: PeerRole::OnRequest,
+            },
+        );
+    }
+    // The reader syncs to the server's copy.
+    let mut reader = Automerge::new();
+    let mut rs = sync::State::new();
+    let mut pending = vec![reader.generate_sync_message(&mut rs).unwrap()];
+    while let Some(m) = pending.pop() {
+        for reply in syncs_to(
+            &receive_from(&mut server, &mut disk, 0, "reader", doc, &m, false),
+            "reader",
+        ) {
+            reader.receive_sync_message(&mut rs, reply).unwrap();
+            if let Some(next) = reader.generate_sync_message(&mut rs) {
+                pending.push(next);
+            }
+        }
+    }
+    assert_eq!(
+        reader.get_heads(),
+        server.document(&doc).unwrap().get_heads()
+    );
+    // The reader edits: refused.
+    let mut tx = reader.transaction();
+    tx.put(automerge::ROOT, "reader", 1).unwrap();
+    tx.commit();
+    let attempt = reader.generate_sync_message(&mut rs).unwrap();
+    let effects = receive_from(&mut server, &mut disk, 1, "reader", doc, &attempt, false);
+    assert!(effects.iter().any(|e| matches!(e, Effect::Refused { .. })));
+
+    // A writer changes the document through the server.
+    let mut writer = server.document(&doc).unwrap().fork();
+    let mut tx = writer.transaction();
+    tx.put(automerge::ROOT, "writer", 2).unwrap();
+    tx.commit();
+    let writer_heads = writer.get_heads();
+    let mut ws = sync::State::new();
+    let mut to_reader = Vec::new();
+    let mut pending = vec![writer.generate_sync_message(&mut ws).unwrap()];
+    let mut rounds = 0;
+    while let Some(m) = pending.pop() {
+        rounds += 1;
+        assert!(rounds < 20);
+        let effects = receive_from(&mut server, &mut disk, 2, "writer", doc, &m, true);
+        to_reader.extend(syncs_to(&effects, "reader"));
+        for reply in syncs_to(&effects, "writer") {
+            writer.receive_sync_message(&mut ws, reply).unwrap();
+            if let Some(next) = writer.generate_sync_message(&mut ws) {
+                pending.push(next);
+            }
+        }
+    }
+    assert_eq!(server.document(&doc).unwrap().get_heads(), writer_heads);
+    assert_eq!(
+        to_reader.len(),
+        1,
+        "the server tells the reader of the writer's change"
+    );
+    // As if the reader's bloom filter had a false positive for the writer's change: the
+    // server's message announces the new heads but carries no change.
+    let mut announced = to_reader.pop().unwrap();
+    announced.changes = Vec::<Vec<u8>>::new().into();
+    reader.receive_sync_message(&mut rs, announced).unwrap();
+    let ask = reader
+        .generate_sync_message(&mut rs)
+        .expect("the reader asks for what it misses");
+    assert_eq!(ask.need, writer_heads);
+    let effects = receive_from(&mut server, &mut disk, 3, "reader", doc, &ask, false);
+    let replies = syncs_to(&effects, "reader");
+    let mut tick_replies = 0;
+    for t in [10_000u64, 20_000, 40_000, 80_000] {
+        let effects = server.handle(Millis(t), Event::Tick);
+        tick_replies += syncs_to(&settle(&mut server, &mut disk, t, effects), "reader").len();
+    }
+    assert!(
+        !replies.is_empty() || tick_replies > 0,
+        "the server never answers the reader's need"
+    );
+}
