@@ -5,10 +5,14 @@
 use std::fmt::Write as _;
 use std::io::{IsTerminal as _, Read as _, Write as _};
 use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
 
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand, ValueEnum};
-use passerelle_client::{DocPath, DocSummary, Replica, ServerConfig};
+use passerelle_client::{
+    CHECK_TIMEOUT, ClientError, DocPath, DocSummary, HttpTransport, LoopConfig, LoopEvent,
+    RejectionKind, Replica, ServerConfig, StopSignal, SyncEvent, SyncLoop, SyncOptions, SyncReport,
+};
 use passerelle_core::DocumentId;
 use serde_json::Value as Json;
 
@@ -87,8 +91,19 @@ enum Command {
         #[arg(long, short, value_name = "FILE")]
         output: Option<PathBuf>,
     },
-    /// The server configured, and the changes each document has not yet had confirmed.
+    /// The server (reachable or not), the last sync, and per document the changes not yet
+    /// confirmed by the server and those it refused.
     Status,
+    /// Send local changes to the server and receive those made elsewhere, once.
+    Sync {
+        /// The size of each request in KiB (up and down together): smaller requests finish
+        /// on a slower link, and a dropped connection costs less.
+        #[arg(long, value_name = "KIB", default_value_t = 256)]
+        batch_kib: usize,
+    },
+    /// Stay in sync until Ctrl-C: changes made elsewhere arrive as they are made, local
+    /// edits go out, and an unreachable server is retried with growing pauses.
+    Watch,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -193,8 +208,207 @@ pub(crate) fn execute(cli: Cli) -> anyhow::Result<()> {
             let mut replica = open_existing(&home)?;
             print!("{}", status_report(&mut replica)?);
         }
+        Command::Sync { batch_kib } => {
+            let mut replica = open_existing(&home)?;
+            let config = replica.server()?.ok_or(ClientError::NoServer)?;
+            let transport = HttpTransport::new(&config)?;
+            let options = SyncOptions {
+                max_batch_bytes: batch_kib.max(1).saturating_mul(1024),
+                ..SyncOptions::default()
+            };
+            let terminal = std::io::stderr().is_terminal();
+            let mut bar = ProgressLine::new(terminal);
+            let outcome = replica.sync_with(&transport, &options, &mut |event| bar.show(event));
+            bar.clear();
+            let report = outcome?;
+            report_problems(&report);
+            if terminal {
+                eprintln!("{}", sync_summary(config.url().as_str(), &report));
+            }
+            if let Some((id, reason)) = report.failed.first() {
+                bail!(
+                    "the sync did not complete: {} document(s) could not be synced ({id}: \
+                     {reason}); run `passerelle sync` again",
+                    report.failed.len()
+                );
+            }
+        }
+        Command::Watch => {
+            let replica = open_existing(&home)?;
+            let config = replica.server()?.ok_or(ClientError::NoServer)?;
+            drop(replica);
+            let transport = HttpTransport::new(&config)?;
+            let mut sync_loop = SyncLoop::new(&home, transport, LoopConfig::default());
+            stop_on_ctrl_c(sync_loop.stop_signal());
+            let url = config.url().to_string();
+            eprintln!("watching {url}; Ctrl-C to stop");
+            sync_loop.run(&mut |event| watch_line(&url, event))?;
+            eprintln!("stopped");
+        }
     }
     Ok(())
+}
+
+/// The progress of `passerelle sync` on a terminal: one line, rewritten in place.
+struct ProgressLine {
+    terminal: bool,
+    shown: bool,
+}
+
+impl ProgressLine {
+    fn new(terminal: bool) -> Self {
+        Self {
+            terminal,
+            shown: false,
+        }
+    }
+
+    fn show(&mut self, event: &SyncEvent) {
+        if !self.terminal {
+            return;
+        }
+        let line = match event {
+            SyncEvent::Planned { documents, .. } if *documents > 0 => {
+                format!("syncing {documents} document(s)…")
+            }
+            SyncEvent::Progress {
+                done,
+                total,
+                bytes_up,
+                bytes_down,
+            } => format!(
+                "syncing: {done}/{total} document(s), {} up, {} down",
+                human_bytes(*bytes_up),
+                human_bytes(*bytes_down)
+            ),
+            SyncEvent::Retrying { error, delay } => {
+                format!("{error}; retrying in {}", human_duration(*delay))
+            }
+            _ => return,
+        };
+        eprint!("\r\x1b[2K{line}");
+        self.shown = true;
+    }
+
+    fn clear(&mut self) {
+        if self.shown {
+            eprint!("\r\x1b[2K");
+            self.shown = false;
+        }
+    }
+}
+
+/// Refusals and unavailable documents, on stderr whatever the terminal: they need a person.
+fn report_problems(report: &SyncReport) {
+    for rejection in &report.refused {
+        eprintln!(
+            "refused: {}: {} change(s) not accepted: {}",
+            rejection.document_id,
+            rejection.changes.len(),
+            rejection.reason
+        );
+    }
+    for id in &report.unavailable {
+        eprintln!("unavailable: {id}: the server has no such document, or you may not see it");
+    }
+}
+
+fn sync_summary(url: &str, report: &SyncReport) -> String {
+    format!(
+        "synced with {url}: {} document(s) sent, {} received; {} up, {} down in {} request(s)",
+        report.documents_sent,
+        report.documents_received(),
+        human_bytes(report.bytes_up),
+        human_bytes(report.bytes_down),
+        report.round_trips
+    )
+}
+
+/// One line of `passerelle watch` per thing that happened: arrivals on stdout, the rest on
+/// stderr.
+fn watch_line(url: &str, event: LoopEvent<'_>) {
+    let now = jiff::Timestamp::now()
+        .round(jiff::Unit::Second)
+        .unwrap_or_else(|_| jiff::Timestamp::now());
+    match event {
+        LoopEvent::Online => eprintln!("{now}  connected to {url}"),
+        LoopEvent::Offline { error, retry_in } => {
+            eprintln!("{now}  {error}; retrying in {}", human_duration(retry_in));
+        }
+        LoopEvent::Sync(SyncEvent::Received { document_id, title }) => {
+            println!(
+                "{now}  received  {document_id}  {}",
+                title.as_deref().unwrap_or("-")
+            );
+        }
+        LoopEvent::Sync(SyncEvent::Refused {
+            document_id,
+            reason,
+        }) => eprintln!("{now}  refused  {document_id}: {reason}"),
+        LoopEvent::Sync(SyncEvent::Unavailable { document_id }) => {
+            eprintln!("{now}  unavailable  {document_id}");
+        }
+        LoopEvent::Synced(report) if report.documents_sent > 0 => {
+            eprintln!("{now}  sent {} document(s)", report.documents_sent);
+        }
+        _ => {}
+    }
+}
+
+/// Stops the loop on the first Ctrl-C (it finishes the request in flight, whose results are
+/// kept); a second Ctrl-C exits at once, which is as safe as any crash.
+fn stop_on_ctrl_c(stop: StopSignal) {
+    let spawned = std::thread::Builder::new()
+        .name("ctrl-c".to_owned())
+        .spawn(move || {
+            let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            runtime.block_on(async {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    eprintln!("stopping…");
+                    stop.stop();
+                }
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    std::process::exit(130);
+                }
+            });
+        });
+    if let Err(error) = spawned {
+        tracing::warn!(%error, "cannot watch for Ctrl-C");
+    }
+}
+
+fn human_bytes(bytes: u64) -> String {
+    match bytes {
+        0..1_000 => format!("{bytes} B"),
+        1_000..1_000_000 => format!("{:.1} kB", bytes as f64 / 1e3),
+        _ => format!("{:.1} MB", bytes as f64 / 1e6),
+    }
+}
+
+fn human_duration(duration: Duration) -> String {
+    if duration < Duration::from_secs(1) {
+        format!("{} ms", duration.as_millis())
+    } else {
+        format!("{:.0} s", duration.as_secs_f64())
+    }
+}
+
+fn ago(when: SystemTime) -> String {
+    let seconds = SystemTime::now()
+        .duration_since(when)
+        .unwrap_or_default()
+        .as_secs();
+    match seconds {
+        0..60 => "just now".to_owned(),
+        60..3600 => format!("{} min ago", seconds / 60),
+        3600..86_400 => format!("{} h ago", seconds / 3600),
+        _ => format!("{} days ago", seconds / 86_400),
+    }
 }
 
 /// The replica directory when `--home` and `PASSERELLE_HOME` are not given: the user's data
@@ -295,33 +509,81 @@ fn status_report(replica: &mut Replica) -> anyhow::Result<String> {
     let mut out = String::new();
     writeln!(out, "replica: {}", replica.directory().display())?;
     match replica.server()? {
-        Some(config) => writeln!(out, "server: {} (reachable: not checked)", config.url())?,
+        Some(config) => {
+            let reachability = match HttpTransport::new(&config)?.check(CHECK_TIMEOUT) {
+                Ok(()) => "reachable".to_owned(),
+                Err(error @ ClientError::TokenRefused { .. }) => {
+                    format!("reachable, but {error}")
+                }
+                Err(error) => format!("not reachable: {error}"),
+            };
+            writeln!(out, "server: {} ({reachability})", config.url())?;
+        }
         None => writeln!(
             out,
             "server: not configured (run `passerelle init --server URL --token TOKEN`)"
         )?,
     }
+    match replica.last_sync()? {
+        Some(when) => {
+            let stamp = jiff::Timestamp::try_from(when)
+                .ok()
+                .and_then(|t| t.round(jiff::Unit::Second).ok())
+                .map(|t| t.to_string())
+                .unwrap_or_default();
+            writeln!(out, "last successful sync: {stamp} ({})", ago(when))?;
+        }
+        None => writeln!(out, "last successful sync: never")?,
+    }
     let summaries = replica.list()?;
     let mut lines = Vec::new();
     let mut pending = 0;
+    let mut refused = 0;
     for summary in &summaries {
         if let Some(problem) = &summary.problem {
             lines.push(format!("{}  cannot be read: {problem}", summary.id));
             continue;
         }
         let status = replica.sync_status(summary.id)?;
-        let state = match (&status.confirmed_heads, status.pending_changes) {
-            (_, 0) => "up to date".to_owned(),
-            (None, n) => format!("pending: {n} change(s), never confirmed by the server"),
-            (Some(_), n) => format!("pending: {n} change(s) not yet confirmed by the server"),
-        };
-        pending += usize::from(status.is_pending());
+        // Changes the server refused are not pending: they wait for a person, not a sync.
+        let rejected = status
+            .rejection
+            .as_ref()
+            .map_or(0, |r| r.changes.len())
+            .min(status.pending_changes);
+        let waiting = status.pending_changes - rejected;
+        let mut states = Vec::new();
+        match (&status.confirmed_heads, waiting) {
+            (_, 0) => {}
+            (None, n) => states.push(format!(
+                "pending: {n} change(s), never confirmed by the server"
+            )),
+            (Some(_), n) => states.push(format!(
+                "pending: {n} change(s) not yet confirmed by the server"
+            )),
+        }
+        match &status.rejection {
+            Some(rejection) if rejection.kind == RejectionKind::Refused => {
+                states.push(format!(
+                    "refused changes: {} change(s) not accepted: {}",
+                    rejection.changes.len(),
+                    rejection.reason
+                ));
+            }
+            Some(rejection) => states.push(format!("unavailable: {}", rejection.reason)),
+            None => {}
+        }
+        if states.is_empty() {
+            states.push("up to date".to_owned());
+        }
+        pending += usize::from(waiting > 0);
+        refused += usize::from(status.rejection.is_some());
         let title = summary.title.as_deref().unwrap_or("-");
-        lines.push(format!("{}  {state}  {title}", summary.id));
+        lines.push(format!("{}  {}  {title}", summary.id, states.join("; ")));
     }
     writeln!(
         out,
-        "documents: {}, with pending changes: {pending}",
+        "documents: {}, with pending changes: {pending}, with refused changes: {refused}",
         summaries.len()
     )?;
     for line in lines {

@@ -82,6 +82,45 @@ pub enum ClientError {
     /// fault).
     #[error(transparent)]
     Engine(#[from] EngineError),
+    /// No server is configured for this replica.
+    #[error("no server is configured; run `passerelle init --server URL --token TOKEN` first")]
+    NoServer,
+    /// The server could not be reached (no route, refused connection, timeout, a connection
+    /// dropped mid-request). Transient: retrying later is the cure.
+    #[error("could not reach {server}: {reason}")]
+    Unreachable {
+        /// The server's URL.
+        server: String,
+        /// What failed, from the operating system or the HTTP stack.
+        reason: String,
+    },
+    /// The server answered 401: the token is unknown, revoked or malformed.
+    #[error(
+        "the server refused the token; ask for a new one, then run `passerelle init --server \
+         {server} --token NEW-TOKEN`"
+    )]
+    TokenRefused {
+        /// The server's URL.
+        server: String,
+    },
+    /// The server answered with an error status.
+    #[error("the server {server} answered {status}: {message}")]
+    Server {
+        /// The server's URL.
+        server: String,
+        /// The HTTP status code.
+        status: u16,
+        /// The server's message (its `error` field), or the status's reason.
+        message: String,
+    },
+    /// The server's answer cannot be read (not the protocol this client speaks, or cut short).
+    #[error("the server {server} sent an answer this client cannot read: {reason}")]
+    BadResponse {
+        /// The server's URL.
+        server: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// One of the replica's own records (`["client", ...]` or a document's metadata) holds
     /// something this version did not write.
     #[error("the replica record {key} is corrupt: {reason}")]
@@ -91,4 +130,22 @@ pub enum ClientError {
         /// What is wrong.
         reason: String,
     },
+}
+
+impl ClientError {
+    /// Whether the failure may go away on its own, so that trying again later makes sense:
+    /// the network, the server's own troubles (5xx, 408, 429), a replica busy in another
+    /// process, storage that failed (a full disk can be freed). A refused token, a missing
+    /// configuration or a request the server rejects as malformed need a person.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            ClientError::Unreachable { .. }
+            | ClientError::BadResponse { .. }
+            | ClientError::ReplicaBusy { .. }
+            | ClientError::Storage(_)
+            | ClientError::NotSaved { .. } => true,
+            ClientError::Server { status, .. } => *status >= 500 || matches!(status, 408 | 429),
+            _ => false,
+        }
+    }
 }

@@ -1,6 +1,5 @@
 //! The passerelle client: a local, offline-first replica of a user's Automerge documents, and
-//! (to come) the loop that syncs it with a passerelle server. The `passerelle` CLI is built
-//! on it.
+//! the loop that syncs it with a passerelle server. The `passerelle` CLI is built on it.
 //!
 //! Open a [`Replica`] on a directory, then create, read and change documents with no network
 //! at all. Every change is durable (flushed to disk) before the call that made it returns:
@@ -25,6 +24,11 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Syncing is one call, [`Replica::sync`], over a [`Transport`] ([`HttpTransport`] for the
+//! real server); it moves only what changed on either side, in requests sized in bytes, and
+//! a pass cut short carries on where it stopped. [`SyncLoop`] keeps a replica in sync for as
+//! long as it runs: live while the server is reachable, with [`Backoff`] while it is not.
+//!
 //! Errors are [`ClientError`]s, one line each, meant to be shown to a person as they are.
 //!
 //! # Layout
@@ -34,6 +38,12 @@
 //! - `doc_path`: [`DocPath`] (`budget.0.planned`), its resolution, and [`PathError`].
 //! - `doc_summary`: [`DocSummary`], a document's id, type and title for listings.
 //! - `sync_status`: [`SyncStatus`], what of a document the server has confirmed.
+//! - `sync`: [`Replica::sync`], one pass, and its [`SyncOptions`], [`SyncReport`] and
+//!   [`SyncEvent`]s.
+//! - `sync_records`: the durable bookkeeping of syncing (feed cursor, documents to check,
+//!   documents with local changes, confirmed heads, [`Rejection`]s).
+//! - `sync_loop`: [`SyncLoop`], [`Backoff`], [`StopSignal`].
+//! - `transport`: the [`Transport`] trait and [`HttpTransport`] (reqwest, blocking).
 //! - `server_config`: [`ServerConfig`], the server URL and token, validated.
 //! - `error`: [`ClientError`].
 //!
@@ -45,11 +55,19 @@ mod error;
 mod json;
 mod replica;
 mod server_config;
+mod sync;
+mod sync_loop;
+mod sync_records;
 mod sync_status;
+mod transport;
 
 pub use doc_path::{DocPath, PathError};
 pub use doc_summary::DocSummary;
 pub use error::ClientError;
 pub use replica::Replica;
 pub use server_config::ServerConfig;
+pub use sync::{SyncEvent, SyncOptions, SyncReport};
+pub use sync_loop::{Backoff, LoopConfig, LoopEvent, StopSignal, SyncLoop};
+pub use sync_records::{Rejection, RejectionKind};
 pub use sync_status::SyncStatus;
+pub use transport::{CHECK_TIMEOUT, ChangedDocument, ChangesPage, HttpTransport, Transport};

@@ -10,26 +10,35 @@ use automerge::sync::{self, SyncDoc};
 use automerge::transaction::Transaction;
 use automerge::{Automerge, AutomergeError, ChangeHash, ObjType, ROOT, ReadDoc};
 use passerelle_core::{
-    DocumentId, Effect, Engine, EngineConfig, Event, Message, Millis, PeerId, PeerRole,
+    DeltaOutcome, DeltaRequest, DocumentId, Effect, Engine, EngineConfig, Event, Message, Millis,
+    PeerId, PeerRole,
 };
 use passerelle_store::{Batch, DocStore, SledStorage, Storage, StorageError, StorageKey};
 use serde_json::Value as Json;
 
 use crate::doc_path::{resolve_list, resolve_slot};
 use crate::json::{self, json_kind};
+use crate::sync_records;
 use crate::{ClientError, DocPath, DocSummary, ServerConfig, SyncStatus};
 
-/// The first component of the replica's own records in its store. Not a document id (those
-/// are at least 20 characters) and not one of the words the store reserves (`docs`, `auth`,
-/// `acl`).
-const CLIENT_PREFIX: &str = "client";
+// The first component of the replica's own records in its store, `CLIENT_PREFIX`
+// ("client"), is not a document id (those are at least 20 characters) and not one of the
+// words the store reserves (`docs`, `auth`, `acl`). The sync records are listed in
+// `sync_records`.
 /// `["client", "peer-id"]`: the replica's peer id, UTF-8.
 const PEER_ID_RECORD: &str = "peer-id";
 /// `["client", "server"]`: the [`ServerConfig`], as JSON `{url, token}`.
 const SERVER_RECORD: &str = "server";
-/// The document metadata entry holding the heads the server last confirmed, as a JSON list
-/// of hex change hashes.
+/// The document metadata entry where replicas of the first version kept the heads the
+/// server last confirmed (JSON list of hex hashes); read when `client/confirmed/DOC` is
+/// absent. They now live with the other sync records, written in one batch per request.
 const CONFIRMED_HEADS_META: &str = "confirmed-heads";
+/// The file in the replica directory rewritten after every local edit: a cheap signal for a
+/// running `passerelle watch` (another process) that there is something to send. A hint
+/// only; the durable record is the `dirty` set.
+pub(crate) const EDIT_HINT_FILE: &str = "last-edit";
+/// The peer id the server's changes are applied as (see [`Replica::apply_remote`]).
+const SERVER_PEER: &str = "server";
 /// The subdirectory of the replica directory that holds the sled database, so that the
 /// replica directory can hold other files later (logs, a lock for a background sync).
 const STORE_DIRECTORY: &str = "store";
@@ -40,6 +49,9 @@ const IMPORT_PEER: &str = "local-import";
 const LOCK_WAIT: Duration = Duration::from_millis(1500);
 /// How many message exchanges an import may take; automerge's sync converges in a handful.
 const MAX_IMPORT_ROUNDS: usize = 64;
+/// At most this many documents in memory: a sync pass over thousands of documents ticks
+/// the engine between requests, which evicts the least recently used.
+const MAX_LOADED_DOCUMENTS: usize = 1_000;
 
 /// A local replica: every document the user holds, in a sled directory, with the sync
 /// [`Engine`] that keeps them.
@@ -53,8 +65,14 @@ const MAX_IMPORT_ROUNDS: usize = 64;
 /// The engine's storage tasks run synchronously, on the calling thread: the CLI is a
 /// short-lived process that does one thing and must not return before its change is on disk,
 /// so waiting inline is both the simplest and the exact behaviour wanted, and there is no
-/// socket to keep serving meanwhile. The long-lived sync loop will run them on a blocking
-/// thread instead (`spawn_blocking`), as the store asks of async runtimes.
+/// socket to keep serving meanwhile. Syncing is synchronous too ([`Replica::sync`], over a
+/// blocking [`Transport`](crate::Transport)); the long-lived [`SyncLoop`](crate::SyncLoop)
+/// opens the replica for each pass and runs only its long poll on a thread of its own.
+///
+/// Changes received from the server go through the engine like any peer's (see
+/// `apply_remote`): applied, appended, durable before the heads the server confirmed are
+/// recorded. Every local change first marks its document `dirty` (see `sync_records`), so
+/// a sync pass loads only the documents that changed.
 ///
 /// Each opening loads documents with a fresh Automerge actor id (the engine's invariant: a
 /// reloaded document never reuses an actor, so a crash cannot produce two different changes
@@ -86,6 +104,8 @@ struct Settled {
     sent: Vec<(PeerId, Message)>,
     /// `Effect::PeerError`: what a peer sent that the engine could not use.
     peer_errors: Vec<String>,
+    /// `Effect::DeltaReply`: the outcome of changes from the server, per document.
+    deltas: BTreeMap<DocumentId, DeltaOutcome>,
 }
 
 impl Replica {
@@ -99,7 +119,9 @@ impl Replica {
         let storage = Arc::new(open_store(&directory)?);
         let docs = DocStore::new(storage.clone());
         let peer_id = load_or_create_peer_id(storage.as_ref())?;
-        let engine = Engine::new(EngineConfig::new(peer_id));
+        let mut config = EngineConfig::new(peer_id);
+        config.max_loaded_documents = MAX_LOADED_DOCUMENTS;
+        let engine = Engine::new(config);
         Ok(Self {
             directory,
             storage,
@@ -129,9 +151,12 @@ impl Replica {
         };
         let now = self.now();
         let (document_id, effects) = self.engine.create_document(now);
+        // Before anything of it is stored: see `sync_records` (dirty before the change).
+        sync_records::mark_dirty(self.storage.as_ref(), &document_id)?;
         let before = Vec::new();
         self.settle_change(document_id, &before, effects)?;
         self.change_loaded(document_id, |tx| json::write_fields(tx, &ROOT, fields))?;
+        self.hint_edit();
         Ok(document_id)
     }
 
@@ -150,9 +175,12 @@ impl Replica {
         value: &Json,
     ) -> Result<(), ClientError> {
         let slot = resolve_slot(self.document(document_id)?, path)?;
+        sync_records::mark_dirty(self.storage.as_ref(), &document_id)?;
         self.change_loaded(document_id, |tx| {
             json::put(tx, &slot.parent, slot.prop.clone(), value)
-        })
+        })?;
+        self.hint_edit();
+        Ok(())
     }
 
     /// Appends `value` to the list at `path`, durably, and returns the new item's index.
@@ -163,11 +191,14 @@ impl Replica {
         value: &Json,
     ) -> Result<usize, ClientError> {
         let list = resolve_list(self.document(document_id)?, path)?;
-        self.change_loaded(document_id, |tx| {
+        sync_records::mark_dirty(self.storage.as_ref(), &document_id)?;
+        let index = self.change_loaded(document_id, |tx| {
             let index = automerge::ReadDoc::length(tx, &list);
             json::insert(tx, &list, index, value)?;
             Ok(index)
-        })
+        })?;
+        self.hint_edit();
+        Ok(index)
     }
 
     /// Every document in the replica, ordered by id, with its type and title. A document that
@@ -215,6 +246,7 @@ impl Replica {
             ));
         }
         let peer: PeerId = IMPORT_PEER.parse().expect("a valid peer id");
+        sync_records::mark_dirty(self.storage.as_ref(), &document_id)?;
         let now = self.now();
         let effects = self.engine.handle(
             now,
@@ -244,6 +276,7 @@ impl Replica {
                 reason: "the imported changes are not all durable".to_owned(),
             });
         }
+        self.hint_edit();
         Ok(())
     }
 
@@ -254,10 +287,9 @@ impl Replica {
         document_id: DocumentId,
         heads: &[ChangeHash],
     ) -> Result<(), ClientError> {
-        let hex: Vec<String> = heads.iter().map(ToString::to_string).collect();
-        let value = serde_json::to_vec(&hex).expect("a list of strings serialises");
-        self.docs
-            .put_meta(&document_id, CONFIRMED_HEADS_META, &value)?;
+        let mut batch = Batch::new();
+        sync_records::put_confirmed(&mut batch, &document_id, heads);
+        self.storage.apply(batch)?;
         Ok(())
     }
 
@@ -266,19 +298,18 @@ impl Replica {
         &self,
         document_id: DocumentId,
     ) -> Result<Option<Vec<ChangeHash>>, ClientError> {
+        if let Some(heads) = sync_records::confirmed(self.storage.as_ref(), &document_id)? {
+            return Ok(Some(heads));
+        }
         let Some(value) = self.docs.get_meta(&document_id, CONFIRMED_HEADS_META)? else {
             return Ok(None);
         };
-        let corrupt = |reason: String| ClientError::CorruptRecord {
-            key: format!("{document_id}/meta/{CONFIRMED_HEADS_META}"),
-            reason,
-        };
-        let hex: Vec<String> =
-            serde_json::from_slice(&value).map_err(|e| corrupt(e.to_string()))?;
-        hex.iter()
-            .map(|h| h.parse().map_err(|e| corrupt(format!("`{h}`: {e}"))))
-            .collect::<Result<Vec<ChangeHash>, _>>()
-            .map(Some)
+        let key = StorageKey::try_new([
+            document_id.to_string().as_str(),
+            "meta",
+            CONFIRMED_HEADS_META,
+        ])?;
+        sync_records::decode_heads(&key, &value).map(Some)
     }
 
     /// Where the document stands with the server: see [`SyncStatus`].
@@ -298,11 +329,14 @@ impl Replica {
                 doc.get_changes(&known).len()
             }
         };
+        let heads = doc.get_heads();
+        let rejection = sync_records::rejection(self.storage.as_ref(), &document_id)?;
         Ok(SyncStatus {
             document_id,
-            heads: doc.get_heads(),
+            heads,
             confirmed_heads,
             pending_changes,
+            rejection,
         })
     }
 
@@ -321,7 +355,14 @@ impl Replica {
 
     /// Stores the server to sync with and the token to present (durable when this returns).
     /// Nothing is contacted: this works offline.
+    ///
+    /// Configuring a different server URL than before makes the replica forget what the old
+    /// server confirmed: every document is sent in full at the next sync.
     pub fn configure_server(&self, config: &ServerConfig) -> Result<(), ClientError> {
+        let previous = self.server().ok().flatten();
+        if previous.is_some_and(|previous| previous.url() != config.url()) {
+            sync_records::forget_server(self.storage.as_ref())?;
+        }
         let value = serde_json::json!({
             "url": config.url().as_str(),
             "token": config.token(),
@@ -352,6 +393,89 @@ impl Replica {
         ServerConfig::new(url, token)
             .map(Some)
             .map_err(|e| corrupt(e.to_string()))
+    }
+
+    /// The store, for the sync records.
+    pub(crate) fn storage(&self) -> &dyn Storage {
+        self.storage.as_ref()
+    }
+
+    /// Every document with something stored.
+    pub(crate) fn stored_documents(&self) -> Result<Vec<DocumentId>, ClientError> {
+        Ok(self.docs.list_documents()?)
+    }
+
+    /// The document if the replica holds it, `None` if it does not.
+    pub(crate) fn document_if_any(
+        &mut self,
+        document_id: DocumentId,
+    ) -> Result<Option<&Automerge>, ClientError> {
+        match self.load(document_id) {
+            Ok(()) => Ok(self.engine.document(&document_id)),
+            Err(ClientError::UnknownDocument(_)) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// Applies changes from the server (`save_after` or `save` bytes) through the engine,
+    /// exactly as changes from any peer: applied, appended, durable when this returns `Ok`.
+    /// `Ok(false)` when nothing of them could be applied (they build on changes this replica
+    /// lacks); the caller then asks for the whole document.
+    pub(crate) fn apply_remote(
+        &mut self,
+        document_id: DocumentId,
+        server_heads: Vec<ChangeHash>,
+        changes: Vec<u8>,
+    ) -> Result<bool, ClientError> {
+        let now = self.now();
+        let effects = self.engine.handle(
+            now,
+            Event::Delta(DeltaRequest {
+                request: 0,
+                from: SERVER_PEER.parse().expect("a valid peer id"),
+                document_id,
+                heads: server_heads,
+                changes,
+                may_write: true,
+            }),
+        );
+        let settled = self.settle(effects);
+        if let Some(reason) = settled.failed.get(&document_id) {
+            return Err(ClientError::NotSaved {
+                document_id,
+                reason: reason.clone(),
+            });
+        }
+        let applied = match settled.deltas.get(&document_id) {
+            Some(DeltaOutcome::Synced { .. }) => true,
+            Some(DeltaOutcome::Failed(reason)) => {
+                tracing::warn!(document = %document_id, %reason, "server changes not applied");
+                false
+            }
+            Some(DeltaOutcome::Unavailable) | None => false,
+        };
+        if !self.engine.is_durable(&document_id) {
+            return Err(ClientError::NotSaved {
+                document_id,
+                reason: "storage did not confirm the changes received from the server".to_owned(),
+            });
+        }
+        Ok(applied)
+    }
+
+    /// Lets the engine evict documents past its memory budget.
+    pub(crate) fn tick(&mut self) {
+        let now = self.now();
+        let effects = self.engine.handle(now, Event::Tick);
+        self.settle(effects);
+    }
+
+    /// Rewrites the edit hint file (see [`EDIT_HINT_FILE`]); failures are only logged.
+    fn hint_edit(&self) {
+        let stamp = format!("{}\n", sync_records::now_ms());
+        if let Err(error) = fs::write(self.directory.join(EDIT_HINT_FILE), stamp) {
+            tracing::debug!(%error, "cannot write the edit hint file");
+        }
     }
 
     /// The engine's clock: milliseconds since the replica was opened.
@@ -479,6 +603,13 @@ impl Replica {
                     settled.peer_errors.push(format!("{peer}: {error}"));
                 }
                 Effect::Refused { reason, .. } => settled.peer_errors.push(reason),
+                Effect::DeltaReply {
+                    document_id,
+                    outcome,
+                    ..
+                } => {
+                    settled.deltas.insert(document_id, outcome);
+                }
                 // The rest concern peers the offline replica does not have (it never
                 // connects to a server yet), or are for information only. Durability rests
                 // on the arms above, which are matched by name.
@@ -576,7 +707,7 @@ fn open_store(directory: &Path) -> Result<SledStorage, ClientError> {
 
 /// `["client", name]`.
 fn client_key(name: &str) -> StorageKey {
-    StorageKey::try_new([CLIENT_PREFIX, name]).expect("the client's record keys are valid")
+    sync_records::key(&[name])
 }
 
 /// The stored peer id, or a new random one, stored before it is returned.

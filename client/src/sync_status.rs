@@ -3,6 +3,8 @@
 use automerge::ChangeHash;
 use passerelle_core::DocumentId;
 
+use crate::Rejection;
+
 /// Where one document stands with the server.
 ///
 /// The sync code records the heads the server confirmed holding
@@ -19,6 +21,9 @@ pub struct SyncStatus {
     pub confirmed_heads: Option<Vec<ChangeHash>>,
     /// The number of changes in this replica that the confirmed heads do not cover.
     pub pending_changes: usize,
+    /// What the server last refused of this document, if it did (kept until a later sync
+    /// of the document succeeds).
+    pub rejection: Option<Rejection>,
 }
 
 impl SyncStatus {

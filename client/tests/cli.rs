@@ -185,7 +185,7 @@ fn a_document_from_init_to_export() {
 
     let status = ok(&home, &["status"]);
     assert!(
-        status.contains("server: https://sync.example.org/ (reachable: not checked)"),
+        status.contains("server: https://sync.example.org/ (not reachable: could not reach"),
         "{status}"
     );
     assert!(status.contains("with pending changes: 1"), "{status}");
