@@ -29,6 +29,10 @@ use rand::{Rng, SeedableRng};
 use crate::effect::{DeltaOutcome, DeltaRequest, Effect, Event, Millis, PeerRole};
 use crate::{DocumentId, Message, PeerId, StorageResult, StorageTask, TaskId};
 
+/// Past this many bytes of individual changes, a batch-sync reply is compared with a whole
+/// `save()` and the smaller is sent.
+const SAVE_AFTER_COMPARE_BYTES: usize = 1024;
+
 /// Tunables of the [`Engine`].
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
@@ -826,7 +830,20 @@ impl Engine {
             } else if known == heads {
                 Vec::new()
             } else {
-                state.doc.save_after(&known)
+                // Individual changes carry a header each and are not compressed together;
+                // past a few, the whole document in Automerge's columnar format is often
+                // smaller. Both load the same way on the client.
+                let after = state.doc.save_after(&known);
+                if after.len() > SAVE_AFTER_COMPARE_BYTES {
+                    let whole = state.doc.save();
+                    if whole.len() < after.len() {
+                        whole
+                    } else {
+                        after
+                    }
+                } else {
+                    after
+                }
             };
             self.effects.push(Effect::DeltaReply {
                 request,
