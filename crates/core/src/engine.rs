@@ -564,12 +564,7 @@ impl Engine {
         }
         let after = state.doc.get_heads();
         if after != before {
-            let hashes = state
-                .doc
-                .get_changes(&before)
-                .iter()
-                .map(|change| change.hash())
-                .collect();
+            let hashes = hashes_since(&state.doc, &before);
             self.effects.push(Effect::ChangesApplied {
                 document_id,
                 from: from.clone(),
@@ -677,12 +672,7 @@ impl Engine {
         }
         state.pending_deltas.push((request, client_heads, refused));
         if after != before {
-            let hashes = state
-                .doc
-                .get_changes(&before)
-                .iter()
-                .map(|change| change.hash())
-                .collect();
+            let hashes = hashes_since(&state.doc, &before);
             self.effects.push(Effect::ChangesApplied {
                 document_id,
                 from,
@@ -1110,6 +1100,14 @@ impl Engine {
             }
         }
     }
+}
+
+/// The hashes of the changes `doc` holds beyond `before`.
+fn hashes_since(doc: &Automerge, before: &[ChangeHash]) -> Vec<ChangeHash> {
+    doc.get_changes(before)
+        .iter()
+        .map(|change| change.hash())
+        .collect()
 }
 
 impl DocState {
