@@ -10,7 +10,7 @@ use passerelle_server::admin::{self, AdminCommand, AdminSecret, ServerFile};
 use passerelle_server::auth::{OrgName, Role, TokenRef, UserName};
 use passerelle_server::backup::{self, Progress};
 use passerelle_server::{AppState, ServerConfig};
-use passerelle_store::{SledStorage, StorageError};
+use passerelle_store::{SledOptions, SledStorage, StorageError};
 use tokio::net::TcpListener;
 
 /// The passerelle sync server, and the commands that manage its users, tokens and backups.
@@ -195,10 +195,16 @@ pub(crate) fn execute(cli: Cli) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// sled's page cache for a serving server.
+const SERVER_SLED_CACHE_BYTES: u64 = 4 * 1024 * 1024;
+
 /// `serve`: holds the store, publishes `server.json`, serves until a signal, cleans up.
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let dir = args.data.data;
-    let storage = match SledStorage::open(&dir) {
+    // Documents are cached by the engine (within its budget); sled's own page cache only
+    // needs to hold the hot index pages, and every MiB of it is resident memory.
+    let options = SledOptions::default().cache_capacity(SERVER_SLED_CACHE_BYTES);
+    let storage = match SledStorage::open_with(&dir, options) {
         Ok(storage) => storage,
         Err(StorageError::Locked { .. }) => anyhow::bail!(
             "the data directory {} is already in use by another server{}",

@@ -84,8 +84,8 @@ impl Default for HubConfig {
     fn default() -> Self {
         Self {
             tick_interval: Duration::from_millis(500),
-            max_loaded_documents: 1_000,
-            evict_idle_after: Duration::from_secs(30),
+            max_loaded_documents: 100,
+            evict_idle_after: Duration::from_secs(10),
             outbox_capacity: 1_024,
         }
     }
