@@ -2,14 +2,16 @@
 //! and data directories that must not be restored into (not empty, in use): each is refused
 //! with a message that says why, and nothing is written.
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 use std::sync::Arc;
 
 use anyhow::ensure;
 use automerge::Automerge;
 use automerge::transaction::Transactable as _;
+use common::{run, stderr};
 use passerelle_core::DocumentId;
 use passerelle_server::admin::{AdminSecret, ServerFile};
 use passerelle_server::auth::{AuthStore, OrgName, Role, UserName};
@@ -17,24 +19,6 @@ use passerelle_server::backup::{
     self, BackupError, BackupFileError, Progress, ReadBackupError, RestoreError,
 };
 use passerelle_store::{DocStore, MemoryStorage, SledStorage};
-
-const BINARY: &str = env!("CARGO_BIN_EXE_passerelle-server");
-
-fn run(args: &[&str], data: &Path) -> Output {
-    Command::new(BINARY)
-        .args(args)
-        .arg("--data")
-        .arg(data)
-        .env_remove("PASSERELLE_DATA")
-        .env_remove("PASSERELLE_LISTEN")
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("the binary runs")
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
 
 /// A small, sound backup (a user and a document) in `dir`; its path and bytes.
 fn small_backup(dir: &Path) -> (PathBuf, Vec<u8>) {

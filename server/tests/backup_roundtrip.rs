@@ -2,6 +2,8 @@
 //! store restores key for key; a running server sends its backup through the admin endpoint,
 //! also while clients write to it.
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -13,6 +15,7 @@ use std::time::{Duration, Instant};
 use anyhow::{Context as _, bail, ensure};
 use automerge::transaction::Transactable as _;
 use automerge::{Automerge, ChangeHash};
+use common::{BINARY, run, stderr, stdout};
 use passerelle_core::DocumentId;
 use passerelle_core::batch::{self, DocumentDelta, ReplyStatus, SyncRequest, SyncResponse};
 use passerelle_server::admin::ServerFile;
@@ -21,28 +24,6 @@ use passerelle_server::auth::{
 };
 use passerelle_server::backup::{self, Progress};
 use passerelle_store::{Batch, DocStore, SledStorage, Storage, StorageKey};
-
-const BINARY: &str = env!("CARGO_BIN_EXE_passerelle-server");
-
-fn run(args: &[&str], data: &Path) -> Output {
-    Command::new(BINARY)
-        .args(args)
-        .arg("--data")
-        .arg(data)
-        .env_remove("PASSERELLE_DATA")
-        .env_remove("PASSERELLE_LISTEN")
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("the binary runs")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
-}
 
 fn succeeded(output: &Output) -> anyhow::Result<String> {
     ensure!(

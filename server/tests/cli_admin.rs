@@ -1,36 +1,21 @@
 //! End to end, with the real binary: admin commands on a stopped store, then through a
 //! running server (`serve --listen 127.0.0.1:0`), then a clean SIGTERM shutdown.
 
+mod common;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail, ensure};
+use common::{BINARY, run, stderr, stdout};
 use passerelle_server::admin::ServerFile;
 use passerelle_store::SledStorage;
 
-const BINARY: &str = env!("CARGO_BIN_EXE_passerelle-server");
-
-/// Runs an admin command on `data`, without the environment's `PASSERELLE_*` overrides.
+/// Runs an admin command on `data`.
 fn admin(data: &Path, args: &[&str]) -> Output {
-    Command::new(BINARY)
-        .args(args)
-        .arg("--data")
-        .arg(data)
-        .env_remove("PASSERELLE_DATA")
-        .env_remove("PASSERELLE_LISTEN")
-        .env_remove("RUST_LOG")
-        .output()
-        .expect("the binary runs")
-}
-
-fn stdout(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stdout).into_owned()
-}
-
-fn stderr(output: &Output) -> String {
-    String::from_utf8_lossy(&output.stderr).into_owned()
+    run(args, data)
 }
 
 /// The token an admin command printed: its last line.
