@@ -3,6 +3,7 @@
 use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -64,6 +65,81 @@ pub(crate) struct ServeArgs {
         default_value = "127.0.0.1:7780"
     )]
     pub(crate) listen: String,
+    #[command(flatten)]
+    pub(crate) limits: LimitArgs,
+}
+
+/// The limits of `serve`. Each defaults to [`ServerConfig::default`]'s value.
+#[derive(Debug, Args)]
+pub(crate) struct LimitArgs {
+    /// The largest WebSocket message or `/v1/sync` body a client may send, in bytes
+    /// (default 64 MiB). A larger one gets a clear error and nothing of it is stored.
+    #[arg(long, value_name = "BYTES", env = "PASSERELLE_MAX_MESSAGE_BYTES")]
+    pub(crate) max_message_bytes: Option<usize>,
+    /// The largest body of the other HTTP requests, in bytes (default 64 KiB).
+    #[arg(long, value_name = "BYTES", env = "PASSERELLE_MAX_REQUEST_BYTES")]
+    pub(crate) max_request_bytes: Option<usize>,
+    /// At most this many documents in memory at once (default 100); the least recently
+    /// used are evicted first. Memory grows with this, not with the documents stored.
+    #[arg(long, value_name = "N", env = "PASSERELLE_MAX_LOADED_DOCUMENTS")]
+    pub(crate) max_loaded_documents: Option<usize>,
+    /// Evict a document from memory after this many seconds without use (default 10).
+    #[arg(long, value_name = "SECONDS", env = "PASSERELLE_EVICT_IDLE_SECS")]
+    pub(crate) evict_idle_secs: Option<u64>,
+    /// How often open connections check their token again, in seconds (default 30): a
+    /// revoked token stops working on open connections within this time.
+    #[arg(long, value_name = "SECONDS", env = "PASSERELLE_TOKEN_RECHECK_SECS")]
+    pub(crate) token_recheck_secs: Option<u64>,
+    /// Messages queued for one slow connection before it is dropped (default 1024).
+    #[arg(long, value_name = "N", env = "PASSERELLE_OUTBOX_CAPACITY")]
+    pub(crate) outbox_capacity: Option<usize>,
+    /// The storage's page cache, in MiB (default 4). Documents are cached by the sync
+    /// engine within its own budget; this only needs to hold hot index pages.
+    #[arg(long, value_name = "MIB", env = "PASSERELLE_STORE_CACHE_MIB")]
+    pub(crate) store_cache_mib: Option<u64>,
+}
+
+impl LimitArgs {
+    /// The server's configuration: these limits over the defaults. Zero is refused where it
+    /// would make the server useless.
+    pub(crate) fn config(&self) -> anyhow::Result<ServerConfig> {
+        fn positive<T: PartialEq + Default + Copy>(
+            value: Option<T>,
+            name: &str,
+        ) -> anyhow::Result<Option<T>> {
+            if value == Some(T::default()) {
+                anyhow::bail!("--{name} must be more than 0");
+            }
+            Ok(value)
+        }
+        let mut config = ServerConfig::default();
+        if let Some(bytes) = positive(self.max_message_bytes, "max-message-bytes")? {
+            config.max_message_bytes = bytes;
+        }
+        if let Some(bytes) = positive(self.max_request_bytes, "max-request-bytes")? {
+            config.max_request_body_bytes = bytes;
+        }
+        if let Some(n) = positive(self.max_loaded_documents, "max-loaded-documents")? {
+            config.hub.max_loaded_documents = n;
+        }
+        if let Some(secs) = self.evict_idle_secs {
+            config.hub.evict_idle_after = Duration::from_secs(secs);
+        }
+        if let Some(secs) = positive(self.token_recheck_secs, "token-recheck-secs")? {
+            config.token_recheck_interval = Duration::from_secs(secs);
+        }
+        if let Some(n) = positive(self.outbox_capacity, "outbox-capacity")? {
+            config.hub.outbox_capacity = n;
+        }
+        Ok(config)
+    }
+
+    /// sled's page cache, in bytes.
+    fn store_cache_bytes(&self) -> u64 {
+        self.store_cache_mib.map_or(SERVER_SLED_CACHE_BYTES, |mib| {
+            mib.saturating_mul(1024 * 1024)
+        })
+    }
 }
 
 #[derive(Debug, Args)]
@@ -201,9 +277,10 @@ const SERVER_SLED_CACHE_BYTES: u64 = 4 * 1024 * 1024;
 /// `serve`: holds the store, publishes `server.json`, serves until a signal, cleans up.
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let dir = args.data.data;
+    let config = args.limits.config()?;
     // Documents are cached by the engine (within its budget); sled's own page cache only
     // needs to hold the hot index pages, and every MiB of it is resident memory.
-    let options = SledOptions::default().cache_capacity(SERVER_SLED_CACHE_BYTES);
+    let options = SledOptions::default().cache_capacity(args.limits.store_cache_bytes());
     let storage = match SledStorage::open_with(&dir, options) {
         Ok(storage) => storage,
         Err(StorageError::Locked { .. }) => anyhow::bail!(
@@ -230,7 +307,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     .write(&dir)
     .with_context(|| format!("could not write {}", ServerFile::path(&dir).display()))?;
 
-    let state = AppState::new(Arc::new(storage), ServerConfig::default()).with_admin_secret(secret);
+    let state = AppState::new(Arc::new(storage), config).with_admin_secret(secret);
     let served = passerelle_server::run(listener, state, shutdown).await;
     // The store is released when `state` is dropped inside `run`; the address file goes now,
     // even if serving failed, so that admin commands do not call a dead address.

@@ -33,6 +33,9 @@ pub enum AppError {
     /// The request conflicts with what exists (409).
     #[error("{0}")]
     Conflict(String),
+    /// The request body is over the configured limit (413).
+    #[error("{0}")]
+    TooLarge(String),
     /// The server failed (500). Shown to the client as a generic message.
     #[error("internal error: {0}")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -52,6 +55,7 @@ impl AppError {
             AppError::Forbidden(_) => StatusCode::FORBIDDEN,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -75,6 +79,48 @@ impl IntoResponse for AppError {
         }
         response
     }
+}
+
+impl From<axum::extract::rejection::BytesRejection> for AppError {
+    /// A body that could not be read: over the limit (413), or cut off (400).
+    fn from(rejection: axum::extract::rejection::BytesRejection) -> Self {
+        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            AppError::TooLarge(
+                "the request body is larger than this server accepts (see its \
+                 --max-message-bytes); send fewer documents per request"
+                    .to_owned(),
+            )
+        } else {
+            AppError::BadRequest(format!("could not read the request body: {rejection}"))
+        }
+    }
+}
+
+/// Turns the plain-text 4xx answers of axum's own extractors and fallbacks into this API's
+/// JSON error bodies (`{"error": "..."}`), so that every client error has the same shape.
+/// Responses that are already JSON, or encoded (gzip), or not client errors pass untouched.
+pub(crate) async fn json_client_errors(response: Response) -> Response {
+    let is_plain_text = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("text/plain"));
+    if !response.status().is_client_error()
+        || !is_plain_text
+        || response.headers().contains_key(header::CONTENT_ENCODING)
+    {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    // axum's rejection texts are one line; anything longer is cut.
+    let text = axum::body::to_bytes(body, 4 * 1024)
+        .await
+        .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
+        .unwrap_or_else(|_| "bad request".to_owned());
+    parts.headers.remove(header::CONTENT_TYPE);
+    parts.headers.remove(header::CONTENT_LENGTH);
+    let json = Json(serde_json::json!({ "error": text.trim() }));
+    (parts, json).into_response()
 }
 
 impl From<AuthError> for AppError {

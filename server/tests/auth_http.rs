@@ -250,7 +250,12 @@ impl Storage for BrokenStorage {
             "/srv/secret/path: input/output error".to_owned(),
         ))
     }
-    fn apply(&self, _: Batch) -> Result<(), StorageError> {
+    fn apply_deferred(&self, _: Batch) -> Result<(), StorageError> {
+        Err(StorageError::Io(
+            "/srv/secret/path: input/output error".to_owned(),
+        ))
+    }
+    fn flush(&self) -> Result<(), StorageError> {
         Err(StorageError::Io(
             "/srv/secret/path: input/output error".to_owned(),
         ))

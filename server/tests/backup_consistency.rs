@@ -41,8 +41,12 @@ impl Storage for Racing {
         self.inner.keys_with_prefix(prefix)
     }
 
-    fn apply(&self, batch: Batch) -> Result<(), StorageError> {
-        self.inner.apply(batch)
+    fn apply_deferred(&self, batch: Batch) -> Result<(), StorageError> {
+        self.inner.apply_deferred(batch)
+    }
+
+    fn flush(&self) -> Result<(), StorageError> {
+        self.inner.flush()
     }
 }
 

@@ -150,20 +150,48 @@ impl DocStore {
     /// [`DocStore::compact`]). The result reports the chunk only: a failed compaction is
     /// logged and leaves every chunk in place, so the next append tries again.
     pub fn append(&self, doc: &DocumentId, chunk: &[u8]) -> Result<(), StorageError> {
+        self.append_deferred(doc, chunk)?;
+        self.flush()?;
+        self.maintain(doc);
+        Ok(())
+    }
+
+    /// [`DocStore::append`] without waiting for the disk: the chunk is durable once a later
+    /// [`DocStore::flush`] returns `Ok` (group commit: many appends, one flush). Does not
+    /// compact; call [`DocStore::maintain`] after the flush.
+    pub fn append_deferred(&self, doc: &DocumentId, chunk: &[u8]) -> Result<(), StorageError> {
         if chunk.is_empty() {
             return Ok(());
         }
-        let mut batch = Batch::new();
-        batch
-            .put(
-                chunk_key(doc, INCREMENTAL, &sha256_hex(chunk)),
-                chunk.to_vec(),
-            )
-            .put(index_key(doc), Vec::new());
-        {
-            let _shared = self.shared(doc);
-            self.storage.apply(batch)?;
+        let _shared = self.shared(doc);
+        // The index entry is written once, before the first chunk, as a write of its own;
+        // later appends write the chunk alone. Lone writes are cheaper than batches in sled,
+        // and writes become durable in order, so a chunk is never durable without its index
+        // entry (a crash in between leaves an entry without chunks: a document that loads as
+        // empty, as if its first sync never came). Only `delete_document` removes the entry,
+        // under the exclusive lock, so it cannot vanish between the check and the chunk.
+        if self.storage.get(&index_key(doc))?.is_none() {
+            let mut index = Batch::new();
+            index.put(index_key(doc), Vec::new());
+            self.storage.apply_deferred(index)?;
         }
+        let mut batch = Batch::new();
+        batch.put(
+            chunk_key(doc, INCREMENTAL, &sha256_hex(chunk)),
+            chunk.to_vec(),
+        );
+        self.storage.apply_deferred(batch)
+    }
+
+    /// Waits until everything written so far (by any deferred write on the same storage) is
+    /// durable.
+    pub fn flush(&self) -> Result<(), StorageError> {
+        self.storage.flush()
+    }
+
+    /// Compacts the document when it holds more than its maximum of chunks. A failure is
+    /// logged and leaves every chunk in place, so the next call tries again.
+    pub fn maintain(&self, doc: &DocumentId) {
         if let Err(error) = self.compact_if_needed(doc) {
             tracing::warn!(
                 document = %doc,
@@ -171,7 +199,6 @@ impl DocStore {
                 "compaction failed; the document's chunks are kept as they are",
             );
         }
-        Ok(())
     }
 
     /// The number of chunks (snapshots and incrementals) stored for the document.

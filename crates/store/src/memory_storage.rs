@@ -67,7 +67,7 @@ impl Storage for MemoryStorage {
             .collect())
     }
 
-    fn apply(&self, batch: Batch) -> Result<(), StorageError> {
+    fn apply_deferred(&self, batch: Batch) -> Result<(), StorageError> {
         check_batch(&batch)?;
         let mut entries = self.entries();
         for op in batch.ops {
@@ -80,6 +80,11 @@ impl Storage for MemoryStorage {
                 }
             }
         }
+        Ok(())
+    }
+
+    fn flush(&self) -> Result<(), StorageError> {
+        // Memory is as durable as it gets here.
         Ok(())
     }
 }

@@ -90,6 +90,13 @@ impl Batch {
 /// storage (flushed) and survives a crash of the process; a crash during the call leaves
 /// either all of the batch or none of it.
 ///
+/// **Group commit**: [`Storage::apply_deferred`] applies a batch atomically without waiting for
+/// the disk, and [`Storage::flush`] makes every batch applied before it durable. Batches become
+/// durable in the order they were applied: after a crash, what survives is all the batches up
+/// to some point, each whole (sled's log is replayed as a prefix). So many writers can share
+/// one flush, and a write that must never outlive another (an ACL and the document it guards)
+/// only has to be applied first.
+///
 /// Reads of single keys see each write whole. A scan ([`Storage::scan_prefix`],
 /// [`Storage::keys_with_prefix`]) that runs while another thread applies a batch may see part
 /// of that batch: sled's iterators are not snapshots. A caller that needs a consistent view of
@@ -111,7 +118,18 @@ pub trait Storage: Send + Sync + 'static {
     /// Applies the batch atomically and durably (see the trait's contract). A batch that
     /// writes to the empty key is refused with [`StorageError::Invalid`] before anything is
     /// written.
-    fn apply(&self, batch: Batch) -> Result<(), StorageError>;
+    fn apply(&self, batch: Batch) -> Result<(), StorageError> {
+        self.apply_deferred(batch)?;
+        self.flush()
+    }
+
+    /// Applies the batch atomically, visible to reads at once, durable once a later
+    /// [`Storage::flush`] (or [`Storage::apply`]) returns `Ok` (see "Group commit" above).
+    /// Refuses the same batches as [`Storage::apply`].
+    fn apply_deferred(&self, batch: Batch) -> Result<(), StorageError>;
+
+    /// Waits until every batch applied before the call is on stable storage.
+    fn flush(&self) -> Result<(), StorageError>;
 }
 
 /// Refuses a batch that writes to the empty key, the one check keys cannot make for

@@ -1,5 +1,6 @@
 //! [`AuthStore`]: users, tokens, document ACLs and authorship records, kept in [`Storage`].
 
+use std::collections::HashMap;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
@@ -24,6 +25,9 @@ const FORMAT_VERSION: u32 = 1;
 /// Stripes of the per-document write lock: documents whose ids fall in different stripes
 /// never wait for each other.
 const DOCUMENT_LOCK_STRIPES: usize = 16;
+
+/// ACLs kept in memory (see [`AclCache`]). An ACL is ~100 bytes: at most a few MiB.
+const ACL_CACHE_ENTRIES: usize = 16_384;
 
 /// A user just created, with the first token they sign in with.
 #[derive(Debug, Clone)]
@@ -156,6 +160,30 @@ pub struct AuthStore {
     accounts_lock: Mutex<()>,
     /// Serialises writes to one document's ACL and authorship records.
     document_locks: [Mutex<()>; DOCUMENT_LOCK_STRIPES],
+    /// ACLs recently read or written.
+    acls: Mutex<AclCache>,
+}
+
+/// ACLs recently read or written, so that the access check the sync paths make on every
+/// message usually reads no storage (and needs no hand-off to a blocking thread).
+///
+/// Coherent because every ACL write goes through [`AuthStore`], which updates the cache
+/// under the document's lock right after the write; reads that miss fill it under the same
+/// lock, so a fill can never put back a value older than a write. `None` entries record
+/// documents that do not exist (yet). Bounded: when full it is emptied and fills again (what
+/// matters is that hot documents hit, not which cold one leaves first).
+#[derive(Default)]
+struct AclCache {
+    entries: HashMap<DocumentId, Option<DocumentAcl>>,
+}
+
+impl AclCache {
+    fn put(&mut self, doc: DocumentId, acl: Option<DocumentAcl>) {
+        if self.entries.len() >= ACL_CACHE_ENTRIES && !self.entries.contains_key(&doc) {
+            self.entries = HashMap::new();
+        }
+        self.entries.insert(doc, acl);
+    }
 }
 
 impl fmt::Debug for AuthStore {
@@ -172,7 +200,13 @@ impl AuthStore {
             storage,
             accounts_lock: Mutex::new(()),
             document_locks: std::array::from_fn(|_| Mutex::new(())),
+            acls: Mutex::new(AclCache::default()),
         }
+    }
+
+    fn acls(&self) -> MutexGuard<'_, AclCache> {
+        // Every cache update is one insert: a panic elsewhere leaves it consistent.
+        self.acls.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     fn document_lock(&self, doc: &DocumentId) -> MutexGuard<'_, ()> {
@@ -349,7 +383,20 @@ impl AuthStore {
 
     /// The ACL of `doc`; `None` means the document does not exist (for access control).
     pub fn acl(&self, doc: &DocumentId) -> Result<Option<DocumentAcl>, AuthError> {
-        self.read(&acl_key(doc)?)
+        if let Some(acl) = self.cached_acl(doc) {
+            return Ok(acl);
+        }
+        let _guard = self.document_lock(doc);
+        let acl: Option<DocumentAcl> = self.read(&acl_key(doc)?)?;
+        self.acls().put(*doc, acl.clone());
+        Ok(acl)
+    }
+
+    /// The ACL of `doc` if it is in memory: `Some(answer)` is what [`AuthStore::acl`] would
+    /// return, without touching storage; `None` means "not cached, ask `acl`". Never blocks on
+    /// the disk, so async code may call it directly.
+    pub fn cached_acl(&self, doc: &DocumentId) -> Option<Option<DocumentAcl>> {
+        self.acls().entries.get(doc).cloned()
     }
 
     /// The access `principal` has to `doc` (see [`access_for`]).
@@ -371,6 +418,12 @@ impl AuthStore {
     /// several concurrent creators wins; the others get [`Refusal::DocumentExists`] and should
     /// then check their [`Operation::Write`] access like for any existing document.
     ///
+    /// The ACL is written without waiting for the disk ([`Storage::apply_deferred`]): it is
+    /// durable with the next flush of the storage, at the latest the one that makes the
+    /// document's first content durable, which the sync paths wait for before acknowledging.
+    /// Batches become durable in order, so a document's content never survives a crash
+    /// without its ACL. Call [`AuthStore::flush`] if the ACL must be durable on its own.
+    ///
     /// Refusals: [`Refusal::DocumentExists`], [`Refusal::NotAllowed`] (viewers).
     pub fn create_document(
         &self,
@@ -388,7 +441,8 @@ impl AuthStore {
         let acl = DocumentAcl::new_for(creator);
         let mut batch = Batch::new();
         batch.put(key, encode(&acl));
-        self.storage.apply(batch)?;
+        self.storage.apply_deferred(batch)?;
+        self.acls().put(*doc, Some(acl.clone()));
         Ok(Ok(acl))
     }
 
@@ -438,6 +492,7 @@ impl AuthStore {
         let mut batch = Batch::new();
         batch.put(key, encode(&acl));
         self.storage.apply(batch)?;
+        self.acls().put(*doc, Some(acl.clone()));
         Ok(Ok(acl))
     }
 
@@ -461,6 +516,23 @@ impl AuthStore {
     /// write (one disk flush instead of one per change). Returns how many were new. Takes
     /// this crate's [`ChangeHash`] or `automerge::ChangeHash` alike.
     pub fn record_changes<H: Into<ChangeHash>>(
+        &self,
+        doc: &DocumentId,
+        hashes: impl IntoIterator<Item = H>,
+        principal: &Principal,
+        at_unix_ms: u64,
+    ) -> Result<usize, AuthError> {
+        let written = self.record_changes_deferred(doc, hashes, principal, at_unix_ms)?;
+        if written > 0 {
+            self.flush()?;
+        }
+        Ok(written)
+    }
+
+    /// [`AuthStore::record_changes`] without waiting for the disk: the records are durable
+    /// once a later flush of the same storage returns (the sync hub writes them before the
+    /// changes' own chunks, so one flush covers both).
+    pub fn record_changes_deferred<H: Into<ChangeHash>>(
         &self,
         doc: &DocumentId,
         hashes: impl IntoIterator<Item = H>,
@@ -492,9 +564,14 @@ impl AuthStore {
         }
         let written = batch.ops.len();
         if written > 0 {
-            self.storage.apply(batch)?;
+            self.storage.apply_deferred(batch)?;
         }
         Ok(written)
+    }
+
+    /// Waits until every write made so far (deferred ones included) is durable.
+    pub fn flush(&self) -> Result<(), AuthError> {
+        Ok(self.storage.flush()?)
     }
 
     /// Every authorship record of `doc`, oldest first (ties by change hash).

@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
@@ -38,8 +39,9 @@ const MAX_WAIT: Duration = Duration::from_secs(60);
 pub(crate) async fn batch_sync(
     State(state): State<AppState>,
     Authenticated(principal): Authenticated,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<Response, AppError> {
+    let body = body?;
     let metrics = &state.sync.metrics;
     metrics
         .bytes_in
@@ -182,11 +184,9 @@ async fn access(
     principal: &Principal,
     document_id: DocumentId,
 ) -> Result<(bool, Access), AppError> {
-    let auth = Arc::clone(auth);
-    let acl = tokio::task::spawn_blocking(move || auth.acl(&document_id))
+    let acl = super::document_acl(auth, document_id)
         .await
-        .map_err(|e| AppError::internal(e.to_string()))?
-        .map_err(|e| AppError::internal(e.to_string()))?;
+        .map_err(AppError::internal)?;
     Ok((acl.is_some(), access_for(principal, acl.as_ref())))
 }
 

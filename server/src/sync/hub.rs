@@ -2,9 +2,9 @@
 //!
 //! Connections talk to the hub through a bounded channel of [`Command`]s; the hub answers
 //! each connection through that connection's own bounded outbox. Storage tasks run on the
-//! blocking thread pool (`spawn_blocking`): sled calls block on the disk (every append is
-//! flushed), and a slow disk must never stall the sockets. Their results come back to the
-//! hub as commands, so the engine itself is only ever touched by this one task.
+//! [`Writer`] thread, which flushes once for everything queued (group commit): sled calls
+//! block on the disk, and a slow disk must never stall the sockets. Their results come back
+//! to the hub as commands, so the engine itself is only ever touched by this one task.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -22,6 +22,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::auth::{AuthStore, Principal};
 use crate::sync::feed::ChangeFeed;
 use crate::sync::metrics::Metrics;
+use crate::sync::writer::{Job, Writer};
 
 /// What the hub sends to one connection.
 #[derive(Debug)]
@@ -54,7 +55,8 @@ pub(crate) enum Command {
         message: Message,
         may_write: bool,
     },
-    Storage(passerelle_core::StorageResult),
+    /// The results of a group of storage tasks, durable together.
+    Storage(Vec<passerelle_core::StorageResult>),
     /// One document of an HTTP batch sync; the outcome goes to `reply` once durable.
     Delta {
         delta: DeltaRequest,
@@ -108,12 +110,10 @@ struct Connection {
 struct HubTask {
     engine: Engine,
     started: Instant,
-    docs: Arc<DocStore>,
-    auth: Arc<AuthStore>,
+    writer: Writer,
     feed: Arc<ChangeFeed>,
     metrics: Arc<Metrics>,
     connections: HashMap<PeerId, Connection>,
-    commands: mpsc::Sender<Command>,
     pending_storage: usize,
     drains: Vec<oneshot::Sender<()>>,
     /// Batch-sync requests waiting for their reply.
@@ -121,10 +121,17 @@ struct HubTask {
     next_delta: u64,
     /// Who the HTTP batch-sync peers are, for authorship (with how many requests are open).
     http_principals: HashMap<PeerId, (Principal, usize)>,
+    /// Documents in memory at the last tick, to notice evictions.
+    loaded_at_last_tick: usize,
+    /// When freed memory was last given back to the OS.
+    last_trim: Instant,
 }
 
+/// At most one `malloc_trim` this often.
+const TRIM_INTERVAL: Duration = Duration::from_secs(5);
+
 impl Hub {
-    /// Starts the hub task on the current tokio runtime.
+    /// Starts the hub task on the current tokio runtime, and its storage thread.
     pub(crate) fn start(
         config: HubConfig,
         docs: Arc<DocStore>,
@@ -137,20 +144,21 @@ impl Hub {
         engine_config.max_loaded_documents = config.max_loaded_documents;
         engine_config.evict_idle_after_ms = config.evict_idle_after.as_millis() as u64;
         let (commands, receiver) = mpsc::channel(4_096);
+        let writer = Writer::start(docs, auth, Arc::clone(&metrics), commands.clone());
         let task = HubTask {
             engine: Engine::new(engine_config),
             started: Instant::now(),
-            docs,
-            auth,
+            writer,
             feed,
             metrics,
             connections: HashMap::new(),
-            commands: commands.clone(),
             pending_storage: 0,
             drains: Vec::new(),
             deltas: HashMap::new(),
             next_delta: 0,
             http_principals: HashMap::new(),
+            loaded_at_last_tick: 0,
+            last_trim: Instant::now(),
         };
         tokio::spawn(task.run(receiver, config.tick_interval));
         Self {
@@ -221,12 +229,22 @@ impl HubTask {
                 _ = tick.tick() => {
                     let effects = self.engine.handle(self.now(), Event::Tick);
                     self.effects(effects);
-                    self.metrics.documents_loaded.store(
-                        self.engine.loaded_documents().count() as u64,
-                        Ordering::Relaxed,
-                    );
+                    let loaded = self.engine.loaded_documents().count();
+                    self.metrics.documents_loaded.store(loaded as u64, Ordering::Relaxed);
+                    self.after_evictions(loaded);
                 }
             }
+        }
+    }
+
+    /// Once documents have been evicted, and at most every [`TRIM_INTERVAL`], gives the
+    /// memory they held back to the OS (see [`memory`](super::memory)).
+    fn after_evictions(&mut self, loaded: usize) {
+        let evicted = loaded < self.loaded_at_last_tick;
+        self.loaded_at_last_tick = loaded;
+        if evicted && self.last_trim.elapsed() >= TRIM_INTERVAL {
+            self.last_trim = Instant::now();
+            tokio::task::spawn_blocking(super::memory::release_free_memory);
         }
     }
 
@@ -292,10 +310,12 @@ impl HubTask {
                 );
                 self.effects(effects);
             }
-            Command::Storage(result) => {
-                self.pending_storage -= 1;
-                let effects = self.engine.handle(now, Event::Storage(result));
-                self.effects(effects);
+            Command::Storage(results) => {
+                self.pending_storage -= results.len();
+                for result in results {
+                    let effects = self.engine.handle(now, Event::Storage(result));
+                    self.effects(effects);
+                }
                 if self.pending_storage == 0 {
                     for drain in self.drains.drain(..) {
                         let _ = drain.send(());
@@ -335,22 +355,19 @@ impl HubTask {
         }
     }
 
-    fn effects(&mut self, effects: Vec<Effect>) {
+    fn effects(&mut self, mut effects: Vec<Effect>) {
+        // Authorship first: the records of applied changes must be queued before the chunks
+        // that store those changes, so that the flush acknowledging them covers both.
+        effects.sort_by_key(|effect| !matches!(effect, Effect::ChangesApplied { .. }));
         for effect in effects {
             match effect {
                 Effect::Send { to, message } => self.deliver(&to, Outgoing::Message(message)),
                 Effect::Storage(task) => {
-                    self.pending_storage += 1;
-                    let docs = Arc::clone(&self.docs);
-                    let commands = self.commands.clone();
-                    let metrics = Arc::clone(&self.metrics);
-                    tokio::task::spawn_blocking(move || {
-                        let started = Instant::now();
-                        let result = docs.run(task);
-                        metrics.record_storage(started.elapsed());
-                        // The hub may be gone at shutdown; the write itself is done.
-                        let _ = commands.blocking_send(Command::Storage(result));
-                    });
+                    if self.writer.submit(Job::Task(task)) {
+                        self.pending_storage += 1;
+                    } else {
+                        tracing::error!("the storage thread is gone; a write was not made");
+                    }
                 }
                 Effect::ChangesApplied {
                     document_id,
@@ -414,15 +431,15 @@ impl HubTask {
             (None, Some((principal, _))) => principal.clone(),
             (None, None) => return,
         };
-        let auth = Arc::clone(&self.auth);
-        let at = std::time::SystemTime::now()
+        let at_unix_ms = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
             .unwrap_or(0);
-        tokio::task::spawn_blocking(move || {
-            if let Err(error) = auth.record_changes(&document_id, hashes, &principal, at) {
-                tracing::error!(%document_id, "could not record authorship: {error}");
-            }
+        self.writer.submit(Job::Authorship {
+            document_id,
+            hashes,
+            principal,
+            at_unix_ms,
         });
     }
 }

@@ -4,8 +4,10 @@
 pub(crate) mod batch_http;
 mod feed;
 mod hub;
+mod memory;
 mod metrics;
 pub(crate) mod websocket;
+mod writer;
 
 use std::sync::Arc;
 
@@ -16,7 +18,25 @@ pub use feed::{ChangeFeed, Cursor, CursorError, Since};
 pub use hub::{Hub, HubConfig};
 pub use metrics::Metrics;
 
-use crate::auth::AuthStore;
+use crate::auth::{AuthStore, DocumentAcl};
+use passerelle_core::DocumentId;
+
+/// The ACL of a document (`None`: it does not exist), from [`AuthStore`]'s cache when it is
+/// there, else read on a blocking thread. The sync paths check it on every message, so the
+/// common case must cost neither a storage read nor a thread hand-off. Errors are for logs.
+pub(crate) async fn document_acl(
+    auth: &Arc<AuthStore>,
+    document_id: DocumentId,
+) -> Result<Option<DocumentAcl>, String> {
+    if let Some(acl) = auth.cached_acl(&document_id) {
+        return Ok(acl);
+    }
+    let auth = Arc::clone(auth);
+    tokio::task::spawn_blocking(move || auth.acl(&document_id))
+        .await
+        .map_err(|join| join.to_string())?
+        .map_err(|error| error.to_string())
+}
 
 /// Everything the sync endpoints share. Cheap to clone.
 #[derive(Debug, Clone)]

@@ -299,15 +299,10 @@ impl Connection {
         Ok(())
     }
 
-    /// Whether the document exists, and this principal's access to it, read from storage.
+    /// Whether the document exists, and this principal's access to it.
     async fn access(&self, document_id: DocumentId) -> Result<(bool, Access), End> {
-        let auth = self.auth();
-        let principal = self.principal.clone();
-        let acl = tokio::task::spawn_blocking(move || auth.acl(&document_id))
-            .await
-            .map_err(|_| End::WithError("internal error".into()))?;
-        match acl {
-            Ok(acl) => Ok((acl.is_some(), access_for(&principal, acl.as_ref()))),
+        match super::document_acl(&self.state.auth, document_id).await {
+            Ok(acl) => Ok((acl.is_some(), access_for(&self.principal, acl.as_ref()))),
             Err(error) => {
                 tracing::error!(%document_id, "could not read a document's rules: {error}");
                 Err(End::WithError("internal error; try again later".into()))
