@@ -10,8 +10,9 @@ use std::time::{Duration, SystemTime};
 use anyhow::{Context as _, bail};
 use clap::{Parser, Subcommand, ValueEnum};
 use passerelle_client::{
-    CHECK_TIMEOUT, ClientError, DocPath, DocSummary, HttpTransport, LoopConfig, LoopEvent,
-    RejectionKind, Replica, ServerConfig, StopSignal, SyncEvent, SyncLoop, SyncOptions, SyncReport,
+    AccessLevel, CHECK_TIMEOUT, ClientError, DocPath, DocSummary, DocumentAccess, DocumentHistory,
+    Grantee, HttpTransport, LoopConfig, LoopEvent, RejectionKind, Replica, ReplicaEvent,
+    ServerConfig, StopSignal, SyncEvent, SyncLoop, SyncOptions, SyncReport,
 };
 use passerelle_core::DocumentId;
 use serde_json::Value as Json;
@@ -104,6 +105,51 @@ enum Command {
     /// Stay in sync until Ctrl-C: changes made elsewhere arrive as they are made, local
     /// edits go out, and an unreachable server is retried with growing pauses.
     Watch,
+    /// Who changed a document and when, as the server recorded it (oldest first), then the
+    /// changes still only in this replica. Needs the server.
+    History {
+        /// The document id (or its automerge: URL).
+        doc: String,
+        /// Print the history as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show who may see a document or, with --org or --user and --access, change it (admins
+    /// of the organisation that owns the document only). Needs the server.
+    Share {
+        /// The document id (or its automerge: URL).
+        doc: String,
+        /// Give access to every member of this organisation.
+        #[arg(long, value_name = "ORG", conflicts_with = "user")]
+        org: Option<String>,
+        /// Give access to this user.
+        #[arg(long, value_name = "USER")]
+        user: Option<String>,
+        /// `read`, `write`, or `none` to take access away.
+        #[arg(long, value_enum)]
+        access: Option<AccessArg>,
+    },
+    /// A guided tour on this machine: starts a sync server in a temporary directory, and two
+    /// replicas, Oujda and Lille, that edit one document offline and then merge. Needs the
+    /// `passerelle-server` binary next to this one (or PASSERELLE_SERVER_BIN).
+    Demo,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum AccessArg {
+    None,
+    Read,
+    Write,
+}
+
+impl From<AccessArg> for AccessLevel {
+    fn from(access: AccessArg) -> Self {
+        match access {
+            AccessArg::None => AccessLevel::None,
+            AccessArg::Read => AccessLevel::Read,
+            AccessArg::Write => AccessLevel::Write,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -114,6 +160,10 @@ enum ExportFormat {
 
 /// Runs the command.
 pub(crate) fn execute(cli: Cli) -> anyhow::Result<()> {
+    if let Command::Demo = cli.command {
+        // The demo keeps its replicas in its own temporary directory.
+        return crate::demo::run();
+    }
     let home = match cli.home {
         Some(home) => home,
         None => default_home()?,
@@ -242,11 +292,201 @@ pub(crate) fn execute(cli: Cli) -> anyhow::Result<()> {
             stop_on_ctrl_c(sync_loop.stop_signal());
             let url = config.url().to_string();
             eprintln!("watching {url}; Ctrl-C to stop");
-            sync_loop.run(&mut |event| watch_line(&url, event))?;
+            let mut reachable = false;
+            sync_loop.run(&mut |event| watch_line(&url, &mut reachable, event))?;
             eprintln!("stopped");
         }
+        Command::History { doc, json } => {
+            let id = parse_doc(&doc)?;
+            let mut replica = open_existing(&home)?;
+            let config = replica.server()?.ok_or(ClientError::NoServer)?;
+            let transport = HttpTransport::new(&config)?;
+            let history = replica.history(&transport, id)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&history_json(&history))?);
+            } else {
+                let title = replica
+                    .list()?
+                    .into_iter()
+                    .find(|summary| summary.id == id)
+                    .and_then(|summary| summary.title);
+                print!("{}", history_text(&history, title.as_deref()));
+            }
+        }
+        Command::Share {
+            doc,
+            org,
+            user,
+            access,
+        } => {
+            let id = parse_doc(&doc)?;
+            let grantee = match (org, user) {
+                (Some(org), None) => Some(Grantee::Org(org)),
+                (None, Some(user)) => Some(Grantee::User(user)),
+                _ => None,
+            };
+            let mut replica = open_existing(&home)?;
+            let config = replica.server()?.ok_or(ClientError::NoServer)?;
+            let transport = HttpTransport::new(&config)?;
+            let outcome = match (&grantee, access) {
+                (None, None) => transport.document_access(id),
+                (Some(grantee), Some(access)) => transport.share(id, grantee, access.into()),
+                (None, Some(_)) => bail!("say whom to share with: --org ORG or --user USER"),
+                (Some(_), None) => bail!("say what to give: --access read, write or none"),
+            };
+            let rules = match outcome {
+                Ok(rules) => rules,
+                Err(ClientError::NotOnServer(id)) => {
+                    return Err(replica.why_not_on_server(id)?.into());
+                }
+                Err(error) => return Err(error.into()),
+            };
+            print!("{}", access_text(&rules));
+            if let (Some(grantee), Some(access)) = (grantee, access) {
+                println!("{}", share_outcome(&grantee, access.into(), &rules));
+            }
+        }
+        Command::Demo => unreachable!("handled above"),
     }
     Ok(())
+}
+
+/// A server time for a person: to the second, UTC.
+fn when(time: SystemTime) -> String {
+    jiff::Timestamp::try_from(time)
+        .ok()
+        .and_then(|t| t.round(jiff::Unit::Second).ok())
+        .map(|t| t.strftime("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|| "?".to_owned())
+}
+
+/// A change hash as people quote it: its first 8 hex digits.
+fn short_hash(hash: &automerge::ChangeHash) -> String {
+    hash.to_string()[..8].to_owned()
+}
+
+pub(crate) fn history_text(history: &DocumentHistory, title: Option<&str>) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "history of {}{}",
+        history.document_id,
+        title.map(|t| format!("  {t}")).unwrap_or_default()
+    );
+    let _ = writeln!(
+        out,
+        "on the server (author and time as the server recorded them):"
+    );
+    if history.on_server.is_empty() {
+        let _ = writeln!(out, "  nothing yet");
+    }
+    let width = history
+        .on_server
+        .iter()
+        .map(|r| r.user.chars().count())
+        .max()
+        .unwrap_or(0);
+    for record in &history.on_server {
+        let _ = writeln!(
+            out,
+            "  {}  {:width$}  {:<12}  {}",
+            when(record.time),
+            record.user,
+            format!("({})", record.org),
+            short_hash(&record.hash),
+        );
+    }
+    if !history.pending.is_empty() {
+        let _ = writeln!(out, "only in this replica, not on the server:");
+        for change in &history.pending {
+            let state = match &change.refused {
+                Some(reason) => format!("refused: {reason}"),
+                None => "pending: goes out at the next `passerelle sync`".to_owned(),
+            };
+            let _ = writeln!(out, "  {}  {state}", short_hash(&change.hash));
+        }
+    }
+    out
+}
+
+fn history_json(history: &DocumentHistory) -> Json {
+    let changes: Vec<Json> = history
+        .on_server
+        .iter()
+        .map(|record| {
+            serde_json::json!({
+                "hash": record.hash.to_string(),
+                "user": record.user,
+                "org": record.org,
+                "time": jiff::Timestamp::try_from(record.time)
+                    .map(|t| t.to_string())
+                    .unwrap_or_default(),
+            })
+        })
+        .collect();
+    let pending: Vec<Json> = history
+        .pending
+        .iter()
+        .map(|change| match &change.refused {
+            Some(reason) => serde_json::json!({
+                "hash": change.hash.to_string(),
+                "state": "refused",
+                "reason": reason,
+            }),
+            None => serde_json::json!({"hash": change.hash.to_string(), "state": "pending"}),
+        })
+        .collect();
+    serde_json::json!({
+        "document": history.document_id.to_string(),
+        "changes": changes,
+        "pending": pending,
+    })
+}
+
+fn access_text(access: &DocumentAccess) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "document {} is owned by the organisation {} (created by {})",
+        access.document_id, access.owner_org, access.created_by
+    );
+    let _ = writeln!(
+        out,
+        "  members of {}: write (editors), read (viewers); its admins decide who else sees it",
+        access.owner_org
+    );
+    for rule in &access.rules {
+        let meaning = match rule.access {
+            AccessLevel::None => "no access (denied)",
+            AccessLevel::Read => "read",
+            AccessLevel::Write => "write",
+        };
+        let _ = writeln!(out, "  {}: {meaning}", rule.grantee);
+    }
+    let _ = writeln!(
+        out,
+        "you: {}{}",
+        access.your_access,
+        if access.you_can_share {
+            ", and you may change who sees it"
+        } else {
+            ""
+        }
+    );
+    out
+}
+
+fn share_outcome(grantee: &Grantee, access: AccessLevel, rules: &DocumentAccess) -> String {
+    match access {
+        AccessLevel::None => format!(
+            "{grantee} no longer has access to {} (the change applies to its next sync)",
+            rules.document_id
+        ),
+        level => format!(
+            "{grantee} may now {level} {}; their next `passerelle sync` fetches it",
+            rules.document_id
+        ),
+    }
 }
 
 /// The progress of `passerelle sync` on a terminal: one line, rewritten in place.
@@ -325,26 +565,44 @@ fn sync_summary(url: &str, report: &SyncReport) -> String {
 }
 
 /// One line of `passerelle watch` per thing that happened: arrivals on stdout, the rest on
-/// stderr.
-fn watch_line(url: &str, event: LoopEvent<'_>) {
+/// stderr. `reachable` is what was last said of the server.
+fn watch_line(url: &str, reachable: &mut bool, event: LoopEvent<'_>) {
     let now = jiff::Timestamp::now()
         .round(jiff::Unit::Second)
         .unwrap_or_else(|_| jiff::Timestamp::now());
     match event {
-        LoopEvent::Online => eprintln!("{now}  connected to {url}"),
-        LoopEvent::Offline { error, retry_in } => {
-            eprintln!("{now}  {error}; retrying in {}", human_duration(retry_in));
-        }
-        LoopEvent::Sync(SyncEvent::Received { document_id, title }) => {
+        LoopEvent::Replica(ReplicaEvent::RemoteChanges {
+            document_id,
+            heads,
+            title,
+        }) => {
+            let heads: Vec<String> = heads.iter().map(short_hash).collect();
             println!(
-                "{now}  received  {document_id}  {}",
-                title.as_deref().unwrap_or("-")
+                "{now}  received  {document_id}  {}  (now at {})",
+                title.as_deref().unwrap_or("-"),
+                heads.join(", ")
             );
         }
-        LoopEvent::Sync(SyncEvent::Refused {
+        LoopEvent::Replica(ReplicaEvent::ChangeRefused {
             document_id,
             reason,
         }) => eprintln!("{now}  refused  {document_id}: {reason}"),
+        LoopEvent::Replica(ReplicaEvent::SyncStateChanged {
+            reachable: now_reachable,
+            last_sync,
+            ..
+        }) => {
+            let last = last_sync.map_or_else(|| "never".to_owned(), when);
+            if *now_reachable && !*reachable {
+                eprintln!("{now}  connected to {url}; last successful sync: {last}");
+            } else if !*now_reachable {
+                eprintln!("{now}  lost {url}; last successful sync: {last}");
+            }
+            *reachable = *now_reachable;
+        }
+        LoopEvent::Offline { error, retry_in } => {
+            eprintln!("{now}  {error}; retrying in {}", human_duration(retry_in));
+        }
         LoopEvent::Sync(SyncEvent::Unavailable { document_id }) => {
             eprintln!("{now}  unavailable  {document_id}");
         }
@@ -564,10 +822,16 @@ fn status_report(replica: &mut Replica) -> anyhow::Result<String> {
         }
         match &status.rejection {
             Some(rejection) if rejection.kind == RejectionKind::Refused => {
+                let hashes: Vec<&str> = rejection
+                    .changes
+                    .iter()
+                    .map(|h| h.get(..8).unwrap_or(h))
+                    .collect();
                 states.push(format!(
-                    "refused changes: {} change(s) not accepted: {}",
+                    "refused changes: {} change(s) not accepted: {} (changes {})",
                     rejection.changes.len(),
-                    rejection.reason
+                    rejection.reason,
+                    hashes.join(", ")
                 ));
             }
             Some(rejection) => states.push(format!("unavailable: {}", rejection.reason)),
@@ -593,7 +857,7 @@ fn status_report(replica: &mut Replica) -> anyhow::Result<String> {
 }
 
 /// A document for a person to read: YAML-like, nested by indentation, strings as they are.
-fn render(value: &Json) -> String {
+pub(crate) fn render(value: &Json) -> String {
     let mut out = String::new();
     match value {
         Json::Object(_) | Json::Array(_) => render_into(value, 0, &mut out),

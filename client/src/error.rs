@@ -113,6 +113,20 @@ pub enum ClientError {
         /// The server's message (its `error` field), or the status's reason.
         message: String,
     },
+    /// The server answered 404 about a document: it does not hold it, or the user may not
+    /// see it (the server does not say which).
+    #[error(
+        "the server has no document {0}, or you may not see it (ask an admin of the \
+         organisation that owns it to share it with you)"
+    )]
+    NotOnServer(DocumentId),
+    /// The document is in this replica and the server never confirmed holding it: it was
+    /// made here and not synced yet.
+    #[error("document {0} has not reached the server yet; run `passerelle sync` first")]
+    NotYetOnServer(DocumentId),
+    /// The server understood the request and refused it (403); its reason.
+    #[error("{0}")]
+    Forbidden(String),
     /// The server's answer cannot be read (not the protocol this client speaks, or cut short).
     #[error("the server {server} sent an answer this client cannot read: {reason}")]
     BadResponse {

@@ -28,6 +28,8 @@
 //! real server); it moves only what changed on either side, in requests sized in bytes, and
 //! a pass cut short carries on where it stopped. [`SyncLoop`] keeps a replica in sync for as
 //! long as it runs: live while the server is reachable, with [`Backoff`] while it is not.
+//! Both tell the application what happened as [`ReplicaEvent`]s (in [`SyncReport::events`],
+//! and from [`SyncLoop::events`]).
 //!
 //! Errors are [`ClientError`]s, one line each, meant to be shown to a person as they are.
 //!
@@ -39,7 +41,12 @@
 //! - `doc_summary`: [`DocSummary`], a document's id, type and title for listings.
 //! - `sync_status`: [`SyncStatus`], what of a document the server has confirmed.
 //! - `sync`: [`Replica::sync`], one pass, and its [`SyncOptions`], [`SyncReport`] and
-//!   [`SyncEvent`]s.
+//!   [`SyncEvent`]s (progress, for a progress bar).
+//! - `replica_event`: [`ReplicaEvent`], what an application hears of syncing: changes
+//!   arrived, the server reachable or not, changes refused.
+//! - `docs_api`: per-document questions for the server: [`Replica::history`] (who wrote
+//!   what, from the server's records, and what is still only here), and
+//!   [`HttpTransport::document_access`] / [`HttpTransport::share`] (who may see what).
 //! - `sync_records`: the durable bookkeeping of syncing (feed cursor, documents to check,
 //!   documents with local changes, confirmed heads, [`Rejection`]s).
 //! - `sync_loop`: [`SyncLoop`], [`Backoff`], [`StopSignal`].
@@ -51,9 +58,11 @@
 
 mod doc_path;
 mod doc_summary;
+mod docs_api;
 mod error;
 mod json;
 mod replica;
+mod replica_event;
 mod server_config;
 mod sync;
 mod sync_loop;
@@ -63,8 +72,12 @@ mod transport;
 
 pub use doc_path::{DocPath, PathError};
 pub use doc_summary::DocSummary;
+pub use docs_api::{
+    AccessLevel, AccessRule, DocumentAccess, DocumentHistory, Grantee, HistoryRecord, PendingChange,
+};
 pub use error::ClientError;
 pub use replica::Replica;
+pub use replica_event::ReplicaEvent;
 pub use server_config::ServerConfig;
 pub use sync::{SyncEvent, SyncOptions, SyncReport};
 pub use sync_loop::{Backoff, LoopConfig, LoopEvent, StopSignal, SyncLoop};

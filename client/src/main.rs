@@ -2,6 +2,7 @@
 //! (`lib.rs`) for the replica it drives, and `cli.rs` for the commands.
 
 mod cli;
+mod demo;
 
 use std::io::IsTerminal as _;
 use std::process::ExitCode;

@@ -31,6 +31,9 @@
 //! A refusal (read-only access) and an unavailable document are recorded as a
 //! [`Rejection`]: `passerelle status` shows it with the server's reason, and the rejected
 //! changes are not sent again until the document changes locally once more.
+//!
+//! What an application should hear of a pass (changes arrived with the document's new
+//! heads, refusals, the link's state) is in [`SyncReport::events`], as [`ReplicaEvent`]s.
 
 use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime};
@@ -45,7 +48,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::sync_records::{self, CHECK, DIRTY, REJECTED, Rejection, RejectionKind};
 use crate::transport::{ChangesPage, Transport};
-use crate::{ClientError, DocSummary, Replica};
+use crate::{ClientError, DocSummary, Replica, ReplicaEvent};
 
 /// The most documents one request may carry (the server's limit).
 const SERVER_MAX_BATCH_DOCUMENTS: usize = 10_000;
@@ -115,6 +118,9 @@ pub struct SyncReport {
     pub unavailable: Vec<DocumentId>,
     /// Documents that could not be synced in this pass, and why.
     pub failed: Vec<(DocumentId, String)>,
+    /// What an application should hear of this pass, in order: changes that arrived,
+    /// refusals, and last the state of the link (see [`ReplicaEvent`]).
+    pub events: Vec<ReplicaEvent>,
 }
 
 impl SyncReport {
@@ -413,6 +419,12 @@ impl Replica {
             sync_records::put_last_sync(&mut batch, sync_records::now_ms());
             self.storage().apply(batch)?;
         }
+        let last_sync = self.last_sync()?;
+        pass.report.events.push(ReplicaEvent::SyncStateChanged {
+            reachable: true,
+            last_sync,
+            error: None,
+        });
         Ok(())
     }
 
@@ -685,9 +697,11 @@ impl Replica {
                     true
                 };
                 let mut title = None;
+                let mut heads = Vec::new();
                 let (holds_all, unconfirmed) = match self.document_if_any(document_id)? {
                     Some(doc) => {
                         title = DocSummary::of(document_id, doc).title;
+                        heads = doc.get_heads();
                         let holds_all = doc.get_missing_deps(&server_heads).is_empty();
                         let unconfirmed = holds_all
                             && sorted(&doc.get_heads()) != sorted(&server_heads)
@@ -698,6 +712,11 @@ impl Replica {
                 };
                 if received && applied {
                     pass.report.received.push(document_id);
+                    pass.report.events.push(ReplicaEvent::RemoteChanges {
+                        document_id,
+                        heads,
+                        title: title.clone(),
+                    });
                     pass.emit(SyncEvent::Received { document_id, title });
                 }
                 if holds_all {
@@ -720,6 +739,10 @@ impl Replica {
                         at_ms: sync_records::now_ms(),
                     };
                     sync_records::put_rejection(records, &rejection);
+                    pass.report.events.push(ReplicaEvent::ChangeRefused {
+                        document_id,
+                        reason: rejection.reason.clone(),
+                    });
                     pass.emit(SyncEvent::Refused {
                         document_id,
                         reason: rejection.reason.clone(),

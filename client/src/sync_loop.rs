@@ -14,6 +14,13 @@
 //!    waits a [`Backoff`] delay, then goes back to 1. A failure that needs a person (a
 //!    refused token, a server that rejects our requests) ends the loop with the error.
 //!
+//! The loop tells an application what happened as [`ReplicaEvent`]s: changes that arrived
+//! (with the document's new heads), refusals, and the server becoming reachable or not
+//! (with the time of the last complete sync). Each pass's events are forwarded once the pass
+//! has ended, then a `SyncStateChanged { reachable: false, .. }` when the server stops
+//! answering. Take them from a channel ([`SyncLoop::events`], as many receivers as wanted)
+//! or in the observer callback ([`LoopEvent::Replica`]).
+//!
 //! The replica is opened for each pass and closed after it: sled allows one process per
 //! directory, and a loop that kept it open would lock the user's own `passerelle set` out
 //! for as long as it runs.
@@ -21,14 +28,14 @@
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::{Arc, Condvar, Mutex};
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use rand::rngs::StdRng;
 use rand::{Rng as _, SeedableRng as _};
 
 use crate::replica::EDIT_HINT_FILE;
 use crate::transport::{ChangesPage, Transport};
-use crate::{ClientError, Replica, SyncEvent, SyncOptions, SyncReport};
+use crate::{ClientError, Replica, ReplicaEvent, SyncEvent, SyncOptions, SyncReport};
 
 /// Exponential backoff with jitter and a cap.
 ///
@@ -178,6 +185,8 @@ pub enum LoopEvent<'a> {
         /// The backoff delay before the next attempt.
         retry_in: Duration,
     },
+    /// An event for the application, also sent to every [`SyncLoop::events`] channel.
+    Replica(&'a ReplicaEvent),
 }
 
 /// The background sync loop of a replica directory. See the module documentation.
@@ -188,6 +197,8 @@ pub struct SyncLoop<T> {
     config: LoopConfig,
     backoff: Backoff,
     stop: StopSignal,
+    /// The channels of [`SyncLoop::events`]; a dropped receiver is forgotten.
+    subscribers: Vec<mpsc::Sender<ReplicaEvent>>,
 }
 
 impl<T: Transport + Send + Sync + 'static> SyncLoop<T> {
@@ -200,6 +211,41 @@ impl<T: Transport + Send + Sync + 'static> SyncLoop<T> {
             config,
             backoff,
             stop: StopSignal::new(),
+            subscribers: Vec::new(),
+        }
+    }
+
+    /// A channel that receives every [`ReplicaEvent`] of the loop from now on (see the
+    /// module documentation). Call it before [`SyncLoop::run`]; it may be called several
+    /// times, each receiver gets every event.
+    pub fn events(&mut self) -> mpsc::Receiver<ReplicaEvent> {
+        let (sender, receiver) = mpsc::channel();
+        self.subscribers.push(sender);
+        receiver
+    }
+
+    /// Gives `event` to the observer and to every subscriber still listening.
+    fn publish(&mut self, event: ReplicaEvent, observer: &mut dyn FnMut(LoopEvent<'_>)) {
+        observer(LoopEvent::Replica(&event));
+        self.subscribers
+            .retain(|subscriber| subscriber.send(event.clone()).is_ok());
+    }
+
+    /// Tells of a failure to reach the server, once per outage.
+    fn went_offline(
+        &mut self,
+        link: &mut Link,
+        error: &ClientError,
+        observer: &mut dyn FnMut(LoopEvent<'_>),
+    ) {
+        if link.reachable != Some(false) {
+            link.reachable = Some(false);
+            let event = ReplicaEvent::SyncStateChanged {
+                reachable: false,
+                last_sync: link.last_sync,
+                error: Some(error.to_string()),
+            };
+            self.publish(event, observer);
         }
     }
 
@@ -217,6 +263,14 @@ impl<T: Transport + Send + Sync + 'static> SyncLoop<T> {
     /// Runs until stopped (then `Ok`) or until a failure that needs a person (then that
     /// error). `observer` hears of every pass, failure and arrival.
     pub fn run(&mut self, observer: &mut dyn FnMut(LoopEvent<'_>)) -> Result<(), ClientError> {
+        let mut link = Link {
+            reachable: None,
+            // Only for the first outage's event; a busy replica is no reason to wait.
+            last_sync: Replica::open(&self.home)
+                .and_then(|replica| replica.last_sync())
+                .ok()
+                .flatten(),
+        };
         let mut online = false;
         let mut need_sync = true;
         let mut page: Option<ChangesPage> = None;
@@ -239,6 +293,13 @@ impl<T: Transport + Send + Sync + 'static> SyncLoop<T> {
                             observer(LoopEvent::Online);
                         }
                         observer(LoopEvent::Synced(&report));
+                        link.reachable = Some(true);
+                        for event in &report.events {
+                            if let ReplicaEvent::SyncStateChanged { last_sync, .. } = event {
+                                link.last_sync = *last_sync;
+                            }
+                            self.publish(event.clone(), observer);
+                        }
                         if report.is_complete() {
                             self.backoff.reset();
                             retry_at = None;
@@ -252,6 +313,7 @@ impl<T: Transport + Send + Sync + 'static> SyncLoop<T> {
                             return Err(error);
                         }
                         online = false;
+                        self.went_offline(&mut link, &error, observer);
                         let delay = self.backoff.next_delay();
                         observer(LoopEvent::Offline {
                             error: &error,
@@ -288,6 +350,7 @@ impl<T: Transport + Send + Sync + 'static> SyncLoop<T> {
                         return Err(error);
                     }
                     online = false;
+                    self.went_offline(&mut link, &error, observer);
                     let delay = self.backoff.next_delay();
                     observer(LoopEvent::Offline {
                         error: &error,
@@ -326,6 +389,15 @@ impl<T: Transport + Send + Sync + 'static> SyncLoop<T> {
         let cursor = replica.changes_cursor()?;
         Ok((report, cursor))
     }
+}
+
+/// What the loop last told of the link to the server.
+#[derive(Debug)]
+struct Link {
+    /// `None` until the first pass or failure.
+    reachable: Option<bool>,
+    /// The end of the last complete sync, if any.
+    last_sync: Option<SystemTime>,
 }
 
 /// Starts a long poll of the feed on a thread of its own; its answer comes on the channel.

@@ -24,6 +24,8 @@
 //!   which keeps them all in storage.
 //! - `http`: [`AppState`], [`ServerConfig`], the router [`app`], the server loop [`run`], and
 //!   the [`Authenticated`] / [`AuthenticatedToken`] extractors.
+//! - `docs_http`: `GET /v1/docs/{id}/history` (who delivered each change) and
+//!   `GET`/`PUT /v1/docs/{id}/access` (a document's owner and rules; sharing).
 //! - `error`: [`AppError`], which turns failures into 4xx JSON or a generic 500.
 //! - [`admin`]: the admin commands, their endpoint, `server.json`, and the loopback client.
 //! - [`backup`]: `backup` and `restore`: the backup file format, per-document consistent
@@ -35,6 +37,7 @@
 pub mod admin;
 pub mod auth;
 pub mod backup;
+mod docs_http;
 mod error;
 mod http;
 pub mod sync;

@@ -1,0 +1,430 @@
+//! `GET /v1/docs/{id}/history` and `GET`/`PUT /v1/docs/{id}/access`, end to end: the real
+//! `passerelle-server` binary on 127.0.0.1 over its sled store, users made with its own
+//! `user add` command, documents written over `POST /v1/sync`.
+
+mod common;
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use automerge::transaction::Transactable as _;
+use automerge::{Automerge, ReadDoc as _};
+use passerelle_core::DocumentId;
+use passerelle_core::batch::{self, DocumentDelta, ReplyStatus, SyncRequest, SyncResponse};
+use reqwest::blocking::Client;
+use serde_json::{Value, json};
+
+/// The binary, serving a temporary data directory until dropped.
+struct Server {
+    base: String,
+    child: Child,
+    dir: tempfile::TempDir,
+    http: Client,
+}
+
+impl Server {
+    fn start() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let child = Command::new(common::BINARY)
+            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+            .arg(dir.path())
+            .env_remove("PASSERELLE_DATA")
+            .env_remove("PASSERELLE_LISTEN")
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .unwrap();
+        let address = wait_for_address(dir.path());
+        Self {
+            base: format!("http://{address}"),
+            child,
+            dir,
+            http: Client::new(),
+        }
+    }
+
+    /// Creates a user with the server's own command (through the running server); returns
+    /// their token.
+    fn user(&self, name: &str, org: &str, role: &str) -> String {
+        let output = common::run(
+            &["user", "add", name, "--org", org, "--role", role],
+            self.dir.path(),
+        );
+        assert!(output.status.success(), "{}", common::stderr(&output));
+        common::stdout(&output)
+            .lines()
+            .last()
+            .unwrap()
+            .trim()
+            .to_owned()
+    }
+
+    fn get(&self, token: &str, path: &str) -> (u16, Value) {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .send()
+            .unwrap();
+        status_and_json(response)
+    }
+
+    fn put(&self, token: &str, path: &str, body: &str) -> (u16, Value) {
+        let response = self
+            .http
+            .put(format!("{}{path}", self.base))
+            .bearer_auth(token)
+            .header("content-type", "application/json")
+            .body(body.to_owned())
+            .send()
+            .unwrap();
+        status_and_json(response)
+    }
+
+    fn share(&self, token: &str, doc: DocumentId, subject: &str, access: &str) -> (u16, Value) {
+        let body = json!({"subject": subject, "access": access}).to_string();
+        self.put(token, &format!("/v1/docs/{doc}/access"), &body)
+    }
+
+    /// One `POST /v1/sync` of `doc` (its heads, and all of it when it has changes); applies
+    /// the answer to `doc` and returns the document's reply status.
+    fn sync(&self, token: &str, id: DocumentId, doc: &mut Automerge) -> ReplyStatus {
+        let heads = doc.get_heads();
+        let request = SyncRequest {
+            replica: "peer-docs-http-test".into(),
+            documents: vec![DocumentDelta {
+                id: id.to_string(),
+                heads: batch::to_wire(&heads),
+                changes: if heads.is_empty() {
+                    Vec::new()
+                } else {
+                    doc.save()
+                },
+            }],
+        };
+        let response = self
+            .http
+            .post(format!("{}/v1/sync", self.base))
+            .bearer_auth(token)
+            .header("content-type", "application/cbor")
+            .body(batch::encode(&request))
+            .send()
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let response: SyncResponse = batch::decode(&response.bytes().unwrap()).unwrap();
+        let reply = &response.documents[0];
+        if !reply.changes.is_empty() {
+            doc.load_incremental(&reply.changes).unwrap();
+        }
+        reply.status
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The address the server publishes in `DATA/server.json` once it listens.
+fn wait_for_address(data: &Path) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(bytes) = std::fs::read(data.join("server.json"))
+            && let Ok(file) = serde_json::from_slice::<Value>(&bytes)
+            && let Some(address) = file["address"].as_str()
+        {
+            return address.to_owned();
+        }
+        assert!(Instant::now() < deadline, "the server did not start");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn status_and_json(response: reqwest::blocking::Response) -> (u16, Value) {
+    let status = response.status().as_u16();
+    let text = response.text().unwrap();
+    let value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"));
+    (status, value)
+}
+
+fn change(doc: &mut Automerge, key: &str, value: &str) {
+    let mut tx = doc.transaction();
+    tx.put(automerge::ROOT, key, value).unwrap();
+    tx.commit();
+}
+
+#[test]
+fn history_names_the_user_who_delivered_each_change() {
+    let server = Server::start();
+    let samira = server.user("samira", "oujda", "admin");
+    let karim = server.user("karim", "oujda", "editor");
+    let id = DocumentId::random();
+
+    let mut laptop = Automerge::new();
+    change(&mut laptop, "title", "Mission à Lille");
+    let first = laptop.get_heads()[0];
+    assert_eq!(server.sync(&samira, id, &mut laptop), ReplyStatus::Ok);
+
+    let mut desk = Automerge::new();
+    assert_eq!(server.sync(&karim, id, &mut desk), ReplyStatus::Ok);
+    change(&mut desk, "lieu", "Oujda");
+    // Server times have millisecond resolution: make "later" unambiguous.
+    std::thread::sleep(Duration::from_millis(5));
+    let second = desk.get_heads()[0];
+    assert_eq!(server.sync(&karim, id, &mut desk), ReplyStatus::Ok);
+    // Samira receives Karim's change: relaying it later does not make her its author.
+    assert_eq!(server.sync(&samira, id, &mut laptop), ReplyStatus::Ok);
+    assert_eq!(server.sync(&samira, id, &mut laptop), ReplyStatus::Ok);
+
+    let (status, body) = server.get(&karim, &format!("/v1/docs/{id}/history"));
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["document"], id.to_string());
+    let changes = body["changes"].as_array().unwrap();
+    assert_eq!(changes.len(), 2, "{body}");
+    assert_eq!(changes[0]["hash"], first.to_string());
+    assert_eq!(changes[0]["user"], "samira");
+    assert_eq!(changes[0]["org"], "oujda");
+    assert_eq!(changes[1]["hash"], second.to_string());
+    assert_eq!(changes[1]["user"], "karim");
+    // Times are the server's, RFC 3339, oldest first.
+    let times: Vec<jiff::Timestamp> = changes
+        .iter()
+        .map(|c| c["time"].as_str().unwrap().parse().unwrap())
+        .collect();
+    assert!(times[0] <= times[1], "{times:?}");
+    let age = jiff::Timestamp::now().duration_since(times[0]);
+    assert!(age.as_secs() < 600, "{times:?}");
+}
+
+#[test]
+fn a_caller_who_may_not_read_gets_the_answer_of_a_missing_document() {
+    let server = Server::start();
+    let owner = server.user("samira", "oujda", "admin");
+    let outsider = server.user("claire", "lille", "admin");
+    let id = DocumentId::random();
+    let mut doc = Automerge::new();
+    change(&mut doc, "title", "Plan d'action énergie");
+    assert_eq!(server.sync(&owner, id, &mut doc), ReplyStatus::Ok);
+    let missing = DocumentId::random();
+
+    for (what, path) in [("history", "history"), ("access", "access")] {
+        let denied = server.get(&outsider, &format!("/v1/docs/{id}/{path}"));
+        let absent = server.get(&outsider, &format!("/v1/docs/{missing}/{path}"));
+        assert_eq!(denied.0, 404, "{what}: {denied:?}");
+        assert_eq!(denied, absent, "{what}");
+        // The owner, for comparison, sees it.
+        assert_eq!(server.get(&owner, &format!("/v1/docs/{id}/{path}")).0, 200);
+    }
+    let denied = server.share(&outsider, id, "org:lille", "write");
+    let absent = server.share(&outsider, missing, "org:lille", "write");
+    assert_eq!(denied.0, 404);
+    assert_eq!(denied, absent);
+    assert_eq!(denied.1, json!({"error": "document not found"}));
+    // And nothing changed: the outsider still cannot sync it.
+    let mut theirs = Automerge::new();
+    assert_eq!(
+        server.sync(&outsider, id, &mut theirs),
+        ReplyStatus::Unavailable
+    );
+}
+
+#[test]
+fn readers_who_may_not_share_get_403_and_bad_requests_400() {
+    let server = Server::start();
+    let owner = server.user("samira", "oujda", "admin");
+    let viewer = server.user("victor", "oujda", "viewer");
+    let editor = server.user("karim", "oujda", "editor");
+    let id = DocumentId::random();
+    let mut doc = Automerge::new();
+    change(&mut doc, "title", "Régie de quartier");
+    assert_eq!(server.sync(&owner, id, &mut doc), ReplyStatus::Ok);
+
+    for token in [&viewer, &editor] {
+        let (status, body) = server.get(token, &format!("/v1/docs/{id}/access"));
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["owner_org"], "oujda");
+        assert_eq!(body["you_can_share"], false);
+        let (status, body) = server.share(token, id, "org:lille", "read");
+        assert_eq!(status, 403, "{body}");
+        let message = body["error"].as_str().unwrap();
+        assert!(message.contains("only an admin of `oujda`"), "{message}");
+    }
+    let (_, body) = server.get(&owner, &format!("/v1/docs/{id}/access"));
+    assert_eq!(body["rules"], json!([]));
+    assert_eq!(body["you_can_share"], true);
+    assert_eq!(body["your_access"], "write");
+
+    let path = format!("/v1/docs/{id}/access");
+    let cases: [(&str, &str, &str); 7] = [
+        (
+            "/v1/docs/not-a-doc/access",
+            r#"{"subject":"org:lille","access":"read"}"#,
+            "invalid document id",
+        ),
+        (&path, "{", "the body must be"),
+        (
+            &path,
+            r#"{"subject":"org:lille","access":"admin"}"#,
+            "the body must be",
+        ),
+        (
+            &path,
+            r#"{"subject":"org:lille","access":"read","x":1}"#,
+            "the body must be",
+        ),
+        (
+            &path,
+            r#"{"subject":"lille","access":"read"}"#,
+            "expected `org:NAME` or `user:NAME`",
+        ),
+        (
+            &path,
+            r#"{"subject":"org: lille","access":"read"}"#,
+            "cannot start or end with a space",
+        ),
+        (
+            &path,
+            r#"{"subject":"user:nobody","access":"read"}"#,
+            "there is no user named `nobody`",
+        ),
+    ];
+    for (path, body, needle) in cases {
+        let (status, answer) = server.put(&owner, path, body);
+        assert_eq!(status, 400, "{body}: {answer}");
+        let message = answer["error"].as_str().unwrap();
+        assert!(message.contains(needle), "{body}: {message}");
+    }
+    let (status, answer) = server.get(&owner, "/v1/docs/xyz/history");
+    assert_eq!(status, 400);
+    assert!(
+        answer["error"]
+            .as_str()
+            .unwrap()
+            .contains("invalid document id")
+    );
+    // A bad token is a 401, as everywhere.
+    let (status, answer) = server.get("psl_nonsense", &format!("/v1/docs/{id}/history"));
+    assert_eq!(status, 401);
+    assert!(answer["error"].as_str().unwrap().contains("token"));
+}
+
+#[test]
+fn an_owner_admin_shares_with_another_organisation_and_none_revokes() {
+    let server = Server::start();
+    let owner = server.user("samira", "oujda", "admin");
+    let claire = server.user("claire", "lille", "editor");
+    let id = DocumentId::random();
+    let mut laptop = Automerge::new();
+    change(&mut laptop, "title", "Mission Oujda → Lille");
+    assert_eq!(server.sync(&owner, id, &mut laptop), ReplyStatus::Ok);
+
+    let mut desk = Automerge::new();
+    assert_eq!(
+        server.sync(&claire, id, &mut desk),
+        ReplyStatus::Unavailable
+    );
+    let (_, feed) = server.get(&claire, "/v1/changes");
+    assert_eq!(feed["documents"], json!([]));
+    let cursor = feed["cursor"].as_str().unwrap().to_owned();
+
+    // Read: Claire receives the document; her changes are refused.
+    let (status, body) = server.share(&owner, id, "org:lille", "read");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["rules"],
+        json!([{"subject": "org:lille", "access": "read"}])
+    );
+    // Her client hears of it from the changes feed, though the document did not change.
+    let (_, feed) = server.get(&claire, &format!("/v1/changes?since={cursor}"));
+    assert_eq!(feed["reset"], false);
+    assert_eq!(feed["documents"][0]["id"], id.to_string(), "{feed}");
+    assert_eq!(server.sync(&claire, id, &mut desk), ReplyStatus::Ok);
+    assert_eq!(desk.get_heads(), laptop.get_heads());
+    change(&mut desk, "lille", "vu");
+    assert_eq!(server.sync(&claire, id, &mut desk), ReplyStatus::Refused);
+
+    // Write: the same change is now accepted, and reaches the owner.
+    let (status, body) = server.share(&owner, id, "org:lille", "write");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["rules"],
+        json!([{"subject": "org:lille", "access": "write"}])
+    );
+    let (_, seen) = server.get(&claire, &format!("/v1/docs/{id}/access"));
+    assert_eq!(seen["your_access"], "write");
+    assert_eq!(server.sync(&claire, id, &mut desk), ReplyStatus::Ok);
+    assert_eq!(server.sync(&owner, id, &mut laptop), ReplyStatus::Ok);
+    assert_eq!(
+        laptop
+            .get(automerge::ROOT, "lille")
+            .unwrap()
+            .unwrap()
+            .0
+            .as_str(),
+        Some("vu")
+    );
+    let (_, history) = server.get(&claire, &format!("/v1/docs/{id}/history"));
+    let users: Vec<&str> = history["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["user"].as_str().unwrap())
+        .collect();
+    assert_eq!(users, ["samira", "claire"]);
+
+    // None: the rule is gone, and with it every access.
+    let (status, body) = server.share(&owner, id, "org:lille", "none");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["rules"], json!([]));
+    let mut fresh = Automerge::new();
+    assert_eq!(
+        server.sync(&claire, id, &mut fresh),
+        ReplyStatus::Unavailable
+    );
+    assert_eq!(
+        server.get(&claire, &format!("/v1/docs/{id}/history")).0,
+        404
+    );
+}
+
+#[test]
+fn none_for_someone_with_access_by_default_records_a_denial() {
+    let server = Server::start();
+    let owner = server.user("samira", "oujda", "admin");
+    let karim = server.user("karim", "oujda", "editor");
+    let id = DocumentId::random();
+    let mut doc = Automerge::new();
+    change(&mut doc, "title", "Journal de terrain");
+    assert_eq!(server.sync(&owner, id, &mut doc), ReplyStatus::Ok);
+    let mut his = Automerge::new();
+    assert_eq!(server.sync(&karim, id, &mut his), ReplyStatus::Ok);
+
+    // Karim is in the owner organisation: removing a rule would leave him his access.
+    let (status, body) = server.share(&owner, id, "user:karim", "none");
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(
+        body["rules"],
+        json!([{"subject": "user:karim", "access": "none"}])
+    );
+    let mut again = Automerge::new();
+    assert_eq!(
+        server.sync(&karim, id, &mut again),
+        ReplyStatus::Unavailable
+    );
+
+    // Giving him read access replaces the denial.
+    let (_, body) = server.share(&owner, id, "user:karim", "read");
+    assert_eq!(
+        body["rules"],
+        json!([{"subject": "user:karim", "access": "read"}])
+    );
+    assert_eq!(server.sync(&karim, id, &mut again), ReplyStatus::Ok);
+    // The owner's admins keep their access whatever the rules say.
+    let (_, body) = server.share(&owner, id, "org:oujda", "none");
+    assert_eq!(body["your_access"], "write");
+}
