@@ -141,8 +141,12 @@ pub fn app(state: AppState) -> Router {
         .route("/ws", get(crate::sync::websocket::websocket))
         .route("/metrics", get(metrics))
         .merge(batch_routes(state.config.max_message_bytes))
+        .merge(crate::docs_http::routes())
         .route("/v1/admin/command", post(admin::admin_command))
         .fallback(not_found)
+        .layer(axum::middleware::map_response(
+            crate::error::json_client_errors,
+        ))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
 }
@@ -181,11 +185,15 @@ pub async fn run(
 
 /// The batch-sync routes. Their replies are gzip-compressed for clients that accept it:
 /// Automerge changes sent one by one compress well together (a day of offline work: ~4x).
+/// Request bodies may be gzip-compressed too (`Content-Encoding: gzip`); the body limit
+/// applies to the decompressed bytes, so a gzip bomb gets 413 after `max_body` bytes.
 fn batch_routes(max_body: usize) -> Router<AppState> {
     Router::new()
         .route(
             "/v1/sync",
-            post(crate::sync::batch_http::batch_sync).layer(DefaultBodyLimit::max(max_body)),
+            post(crate::sync::batch_http::batch_sync)
+                .layer::<_, std::convert::Infallible>(DefaultBodyLimit::max(max_body))
+                .layer(tower_http::decompression::RequestDecompressionLayer::new()),
         )
         .route("/v1/changes", get(crate::sync::batch_http::changes))
         .layer(tower_http::compression::CompressionLayer::new())

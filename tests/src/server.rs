@@ -1,8 +1,6 @@
-//! Shared helpers for passerelle's end-to-end tests.
-//!
-//! [`TestServer`] runs the real `passerelle-server` binary on `127.0.0.1:0` with a data
-//! directory of its own, creates users through the real admin CLI, and can be killed with
-//! SIGKILL and restarted on the same data to test durability. It is killed when dropped.
+//! [`TestServer`]: the real `passerelle-server` binary on `127.0.0.1:0` with a data
+//! directory of its own, users created through the real admin CLI, SIGKILL and restart on
+//! the same data to test durability. It is killed when dropped.
 //!
 //! # Where the binary comes from
 //!
