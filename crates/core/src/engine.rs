@@ -487,7 +487,8 @@ impl Engine {
             }
             _ => return,
         };
-        let sync_message = match sync::Message::decode(&data) {
+        let decoded = sync::Message::decode(&data).map_err(|e| e.to_string());
+        let sync_message = match decoded.and_then(check_blooms) {
             Ok(sync_message) => sync_message,
             Err(error) => {
                 self.effects.push(Effect::PeerError {
@@ -524,11 +525,16 @@ impl Engine {
         let before = state.doc.get_heads();
         let doc = &mut state.doc;
         let sync_state = &mut peer_doc.sync;
+        // automerge 0.12 applies some malformed changes without complaint (an op with a map key
+        // in a list, for one) and panics only when they are read back (`get_changes`,
+        // `save_after`): read them back here, where the panic is contained, and not later in
+        // `after_change`, where it would kill the runtime's task.
         let outcome = catch_unwind(AssertUnwindSafe(|| {
-            doc.receive_sync_message(sync_state, sync_message)
+            let applied = doc.receive_sync_message(sync_state, sync_message);
+            (applied, hashes_since(doc, &before))
         }));
-        match outcome {
-            Ok(Ok(())) => {
+        let hashes = match outcome {
+            Ok((Ok(()), hashes)) => {
                 // automerge never sends a change twice in one sync session (`sent_hashes`). A
                 // peer that asks for one we already sent did not get it (a lost message or a
                 // lost HTTP response): forget that we sent it, or it never arrives.
@@ -537,8 +543,9 @@ impl Engine {
                         peer_doc.sync.sent_hashes.remove(hash);
                     }
                 }
+                hashes
             }
-            Ok(Err(error)) => {
+            Ok((Err(error), _)) => {
                 state.peers.remove(&from);
                 self.effects.push(Effect::PeerError {
                     peer: from,
@@ -561,10 +568,9 @@ impl Engine {
                 self.reload_if_poisoned(document_id);
                 return;
             }
-        }
+        };
         let after = state.doc.get_heads();
         if after != before {
-            let hashes = hashes_since(&state.doc, &before);
             self.effects.push(Effect::ChangesApplied {
                 document_id,
                 from: from.clone(),
@@ -621,12 +627,18 @@ impl Engine {
             return;
         }
         let mut refused = false;
+        let mut hashes = Vec::new();
         if !changes.is_empty() {
             if may_write {
                 let doc = &mut state.doc;
-                match catch_unwind(AssertUnwindSafe(|| doc.load_incremental(&changes))) {
-                    Ok(Ok(_)) => {}
-                    Ok(Err(error)) => {
+                // Read the changes back inside the guard too: see `apply_received`.
+                let outcome = catch_unwind(AssertUnwindSafe(|| {
+                    let applied = doc.load_incremental(&changes);
+                    (applied, hashes_since(doc, &before))
+                }));
+                match outcome {
+                    Ok((Ok(_), applied)) => hashes = applied,
+                    Ok((Err(error), _)) => {
                         self.effects.push(Effect::DeltaReply {
                             request,
                             document_id,
@@ -672,7 +684,6 @@ impl Engine {
         }
         state.pending_deltas.push((request, client_heads, refused));
         if after != before {
-            let hashes = hashes_since(&state.doc, &before);
             self.effects.push(Effect::ChangesApplied {
                 document_id,
                 from,
@@ -846,6 +857,7 @@ impl Engine {
                 },
             });
         }
+        let mut failed = Vec::new();
         for (peer, peer_doc) in state.peers.iter_mut() {
             if !has_copy && peer_doc.unavailable {
                 continue;
@@ -858,7 +870,17 @@ impl Engine {
             {
                 continue;
             }
-            if let Some(message) = state.doc.generate_sync_message(&mut peer_doc.sync) {
+            // A peer's sync state holds what it told us (its heads, needs, bloom filters), and
+            // automerge may panic on it: that costs this peer its sync, not the runtime its task.
+            let doc = &state.doc;
+            let sync_state = &mut peer_doc.sync;
+            let generated =
+                catch_unwind(AssertUnwindSafe(|| doc.generate_sync_message(sync_state)));
+            let Ok(generated) = generated else {
+                failed.push(peer.clone());
+                continue;
+            };
+            if let Some(message) = generated {
                 peer_doc.last_activity = now;
                 let data = message.encode();
                 // `request` asks a peer for a copy; a peer that is offering one gets `sync`.
@@ -887,6 +909,14 @@ impl Engine {
                     message,
                 });
             }
+        }
+        for peer in failed {
+            state.peers.remove(&peer);
+            self.effects.push(Effect::PeerError {
+                peer,
+                document_id: Some(document_id),
+                error: "could not answer your sync message (automerge failed on it)".into(),
+            });
         }
     }
 
@@ -1100,6 +1130,50 @@ impl Engine {
             }
         }
     }
+}
+
+/// The most probes a peer's bloom filter may ask for (automerge uses 7).
+const MAX_BLOOM_PROBES: u64 = 64;
+
+/// Refuses the bloom filters that automerge 0.12 cannot survive: one with entries but no bits
+/// divides by zero, and one asking for billions of probes allocates and loops for each of
+/// them, when we generate our next message for this peer (outside any guard).
+fn check_blooms(message: sync::Message) -> Result<sync::Message, String> {
+    for have in &message.have {
+        // An empty filter (no entries) has no bytes at all.
+        let bytes = have.bloom.to_bytes();
+        if bytes.is_empty() {
+            continue;
+        }
+        let mut rest = &bytes[..];
+        let mut header = [0u64; 3];
+        for field in &mut header {
+            *field = read_leb128(&mut rest).ok_or("a bloom filter's header is truncated")?;
+        }
+        let [entries, _bits_per_entry, probes] = header;
+        if entries > 0 && rest.is_empty() {
+            return Err("a bloom filter has entries but no bits".into());
+        }
+        if probes > MAX_BLOOM_PROBES {
+            return Err(format!(
+                "a bloom filter asks for {probes} probes; at most {MAX_BLOOM_PROBES}"
+            ));
+        }
+    }
+    Ok(message)
+}
+
+/// One unsigned LEB128 number (at most 10 bytes), advancing `input`.
+fn read_leb128(input: &mut &[u8]) -> Option<u64> {
+    let mut value = 0u64;
+    for (index, byte) in input.iter().take(10).enumerate() {
+        value |= u64::from(byte & 0x7f) << (7 * index);
+        if byte & 0x80 == 0 {
+            *input = &input[index + 1..];
+            return Some(value);
+        }
+    }
+    None
 }
 
 /// The hashes of the changes `doc` holds beyond `before`.

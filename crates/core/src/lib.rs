@@ -18,6 +18,9 @@ pub mod batch;
 mod document_id;
 mod effect;
 mod engine;
+#[cfg(feature = "fuzzing")]
+#[doc(hidden)]
+pub mod fuzzing;
 mod message;
 mod peer_id;
 mod storage_task;
