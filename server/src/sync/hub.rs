@@ -125,10 +125,13 @@ struct HubTask {
     loaded_at_last_tick: usize,
     /// When freed memory was last given back to the OS.
     last_trim: Instant,
+    /// Whether commands came since the last trim, and since the last tick.
+    worked_since_trim: bool,
+    worked_this_tick: bool,
 }
 
 /// At most one `malloc_trim` this often.
-const TRIM_INTERVAL: Duration = Duration::from_secs(5);
+const TRIM_INTERVAL: Duration = Duration::from_secs(2);
 
 impl Hub {
     /// Starts the hub task on the current tokio runtime, and its storage thread.
@@ -159,6 +162,8 @@ impl Hub {
             http_principals: HashMap::new(),
             loaded_at_last_tick: 0,
             last_trim: Instant::now(),
+            worked_since_trim: false,
+            worked_this_tick: false,
         };
         tokio::spawn(task.run(receiver, config.tick_interval));
         Self {
@@ -237,13 +242,17 @@ impl HubTask {
         }
     }
 
-    /// Once documents have been evicted, and at most every [`TRIM_INTERVAL`], gives the
-    /// memory they held back to the OS (see [`memory`](super::memory)).
+    /// Once a burst of work is over (a tick without commands after some) or documents have
+    /// been evicted, and at most every [`TRIM_INTERVAL`], gives the memory they held back to
+    /// the OS (see [`memory`](super::memory)).
     fn after_evictions(&mut self, loaded: usize) {
         let evicted = loaded < self.loaded_at_last_tick;
         self.loaded_at_last_tick = loaded;
-        if evicted && self.last_trim.elapsed() >= TRIM_INTERVAL {
+        let burst_over = self.worked_since_trim && !self.worked_this_tick;
+        self.worked_this_tick = false;
+        if (evicted || burst_over) && self.last_trim.elapsed() >= TRIM_INTERVAL {
             self.last_trim = Instant::now();
+            self.worked_since_trim = false;
             tokio::task::spawn_blocking(super::memory::release_free_memory);
         }
     }
@@ -253,6 +262,8 @@ impl HubTask {
     }
 
     fn command(&mut self, command: Command) {
+        self.worked_since_trim = true;
+        self.worked_this_tick = true;
         let now = self.now();
         match command {
             Command::Connect {
