@@ -242,15 +242,16 @@ impl HubTask {
         }
     }
 
-    /// Once a burst of work is over (a tick without commands after some) or documents have
-    /// been evicted, and at most every [`TRIM_INTERVAL`], gives the memory they held back to
-    /// the OS (see [`memory`](super::memory)).
+    /// Once a burst of work is over (a tick without commands after some), or documents have
+    /// been evicted (at most every [`TRIM_INTERVAL`]), gives the memory they held back to the
+    /// OS (see [`memory`](super::memory)). A burst ends at most once per quiet tick, so the
+    /// first is not rate-limited: the memory comes back as soon as the server is quiet.
     fn after_evictions(&mut self, loaded: usize) {
         let evicted = loaded < self.loaded_at_last_tick;
         self.loaded_at_last_tick = loaded;
         let burst_over = self.worked_since_trim && !self.worked_this_tick;
         self.worked_this_tick = false;
-        if (evicted || burst_over) && self.last_trim.elapsed() >= TRIM_INTERVAL {
+        if burst_over || (evicted && self.last_trim.elapsed() >= TRIM_INTERVAL) {
             self.last_trim = Instant::now();
             self.worked_since_trim = false;
             tokio::task::spawn_blocking(super::memory::release_free_memory);
