@@ -135,20 +135,8 @@ fn write_group(
     let mut wrote = false;
     for job in group {
         match job {
-            Job::Task(StorageTask::Load { task, document_id }) => {
-                results.push(match docs.load(&document_id) {
-                    Ok(data) => StorageResult::Loaded {
-                        task,
-                        document_id,
-                        data,
-                    },
-                    Err(error) => StorageResult::Failed {
-                        task,
-                        document_id,
-                        reason: error.to_string(),
-                    },
-                });
-            }
+            // A load writes nothing: the store runs it as it would alone.
+            Job::Task(load @ StorageTask::Load { .. }) => results.push(docs.run(load)),
             Job::Task(StorageTask::Append {
                 task,
                 document_id,
