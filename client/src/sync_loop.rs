@@ -231,13 +231,14 @@ impl<T: Transport + Send + Sync + 'static> SyncLoop<T> {
             .retain(|subscriber| subscriber.send(event.clone()).is_ok());
     }
 
-    /// Tells of a failure to reach the server, once per outage.
+    /// Tells of a failure to reach the server (the state change once per outage), then waits
+    /// out the backoff. Returns `true` when the loop was asked to stop while waiting.
     fn went_offline(
         &mut self,
         link: &mut Link,
         error: &ClientError,
         observer: &mut dyn FnMut(LoopEvent<'_>),
-    ) {
+    ) -> bool {
         if link.reachable != Some(false) {
             link.reachable = Some(false);
             let event = ReplicaEvent::SyncStateChanged {
@@ -247,6 +248,12 @@ impl<T: Transport + Send + Sync + 'static> SyncLoop<T> {
             };
             self.publish(event, observer);
         }
+        let delay = self.backoff.next_delay();
+        observer(LoopEvent::Offline {
+            error,
+            retry_in: delay,
+        });
+        self.stop.sleep(delay)
     }
 
     /// Replaces the backoff (a seeded one, in tests).
@@ -313,13 +320,7 @@ impl<T: Transport + Send + Sync + 'static> SyncLoop<T> {
                             return Err(error);
                         }
                         online = false;
-                        self.went_offline(&mut link, &error, observer);
-                        let delay = self.backoff.next_delay();
-                        observer(LoopEvent::Offline {
-                            error: &error,
-                            retry_in: delay,
-                        });
-                        if self.stop.sleep(delay) {
+                        if self.went_offline(&mut link, &error, observer) {
                             return Ok(());
                         }
                         continue;
@@ -350,13 +351,7 @@ impl<T: Transport + Send + Sync + 'static> SyncLoop<T> {
                         return Err(error);
                     }
                     online = false;
-                    self.went_offline(&mut link, &error, observer);
-                    let delay = self.backoff.next_delay();
-                    observer(LoopEvent::Offline {
-                        error: &error,
-                        retry_in: delay,
-                    });
-                    if self.stop.sleep(delay) {
+                    if self.went_offline(&mut link, &error, observer) {
                         return Ok(());
                     }
                     need_sync = true;

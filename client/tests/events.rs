@@ -8,10 +8,8 @@ use std::sync::Arc;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{Fault, Faulty, TestServer, replica, sync};
-use passerelle_client::{
-    Backoff, DocPath, LoopConfig, Replica, ReplicaEvent, SyncLoop, SyncOptions,
-};
+use common::{Fault, Faulty, TestServer, fast_loop, replica, sync};
+use passerelle_client::{DocPath, Replica, ReplicaEvent};
 use passerelle_server::auth::Role;
 use serde_json::json;
 
@@ -107,19 +105,7 @@ fn a_sync_loop_sends_arrivals_refusals_and_outages_on_its_channel() {
         1,
         Fault::BeforeSending,
     ));
-    let config = LoopConfig {
-        long_poll: Duration::from_secs(2),
-        local_check: Duration::from_millis(20),
-        initial_backoff: Duration::from_millis(10),
-        max_backoff: Duration::from_millis(40),
-        sync: SyncOptions {
-            retries: 0,
-            ..SyncOptions::default()
-        },
-    };
-    let mut sync_loop = SyncLoop::new(dirs.1.path(), transport.clone(), config).with_backoff(
-        Backoff::with_seed(Duration::from_millis(10), Duration::from_millis(40), 11),
-    );
+    let mut sync_loop = fast_loop(dirs.1.path(), transport.clone(), 11);
     let events = sync_loop.events();
     let second = sync_loop.events();
     let stop = sync_loop.stop_signal();

@@ -6,10 +6,8 @@ mod common;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{Fault, Faulty, TestServer, replica, sync};
-use passerelle_client::{
-    Backoff, DocPath, LoopConfig, LoopEvent, Replica, SyncEvent, SyncLoop, SyncOptions,
-};
+use common::{Fault, Faulty, TestServer, fast_loop, replica, sync};
+use passerelle_client::{DocPath, LoopConfig, LoopEvent, Replica, SyncEvent, SyncLoop};
 use passerelle_core::DocumentId;
 use serde_json::json;
 
@@ -60,19 +58,7 @@ fn the_loop_backs_off_catches_up_and_then_runs_live() {
     // The link fails every request until it heals.
     let transport = Faulty::new(server.transport(&token_a), 1, Fault::BeforeSending);
     let transport = std::sync::Arc::new(transport);
-    let config = LoopConfig {
-        long_poll: Duration::from_secs(2),
-        local_check: Duration::from_millis(20),
-        initial_backoff: Duration::from_millis(10),
-        max_backoff: Duration::from_millis(40),
-        sync: SyncOptions {
-            retries: 0,
-            ..SyncOptions::default()
-        },
-    };
-    let mut sync_loop = SyncLoop::new(dirs.0.path(), transport.clone(), config).with_backoff(
-        Backoff::with_seed(Duration::from_millis(10), Duration::from_millis(40), 5),
-    );
+    let mut sync_loop = fast_loop(dirs.0.path(), transport.clone(), 5);
     let stop = sync_loop.stop_signal();
     let (sender, events) = mpsc::channel();
     let runner = std::thread::spawn(move || {

@@ -9,8 +9,8 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use passerelle_client::{
-    ChangesPage, ClientError, HttpTransport, Replica, ServerConfig as ClientServer, SyncOptions,
-    SyncReport, Transport,
+    Backoff, ChangesPage, ClientError, HttpTransport, LoopConfig, Replica,
+    ServerConfig as ClientServer, SyncLoop, SyncOptions, SyncReport, Transport,
 };
 use passerelle_core::batch::{self, SyncRequest, SyncResponse};
 use passerelle_server::auth::{OrgName, Role, UserName};
@@ -113,6 +113,30 @@ pub fn fast_options() -> SyncOptions {
         retry_delay: Duration::from_millis(10),
         ..SyncOptions::default()
     }
+}
+
+/// A sync loop on `home` that polls and backs off in milliseconds (10 to 40 ms, seeded) and
+/// does not retry inside a pass, so that tests see outages and recoveries quickly.
+pub fn fast_loop<T: Transport + Send + Sync + 'static>(
+    home: &Path,
+    transport: T,
+    seed: u64,
+) -> SyncLoop<T> {
+    let config = LoopConfig {
+        long_poll: Duration::from_secs(2),
+        local_check: Duration::from_millis(20),
+        initial_backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_millis(40),
+        sync: SyncOptions {
+            retries: 0,
+            ..SyncOptions::default()
+        },
+    };
+    SyncLoop::new(home, transport, config).with_backoff(Backoff::with_seed(
+        Duration::from_millis(10),
+        Duration::from_millis(40),
+        seed,
+    ))
 }
 
 /// One `POST /v1/sync` as seen on the wire.

@@ -236,7 +236,7 @@ impl HubTask {
                     self.effects(effects);
                     let loaded = self.engine.loaded_documents().count();
                     self.metrics.documents_loaded.store(loaded as u64, Ordering::Relaxed);
-                    self.after_evictions(loaded);
+                    self.release_memory_when_quiet(loaded);
                 }
             }
         }
@@ -246,7 +246,7 @@ impl HubTask {
     /// been evicted (at most every [`TRIM_INTERVAL`]), gives the memory they held back to the
     /// OS (see [`memory`](super::memory)). A burst ends at most once per quiet tick, so the
     /// first is not rate-limited: the memory comes back as soon as the server is quiet.
-    fn after_evictions(&mut self, loaded: usize) {
+    fn release_memory_when_quiet(&mut self, loaded: usize) {
         let evicted = loaded < self.loaded_at_last_tick;
         self.loaded_at_last_tick = loaded;
         let burst_over = self.worked_since_trim && !self.worked_this_tick;
