@@ -68,6 +68,24 @@ impl Bench<'_> {
         c
     }
 
+    /// Runs the driver as a measured workload: the server's peak RSS is reset first, and its
+    /// CPU time is counted until it has been quiet after the driver ended (deferred saves
+    /// count). Returns the driver's result, the server's CPU time and its memory then.
+    fn measured_run(
+        &self,
+        server: &mut Server,
+        command: Command,
+        log: &str,
+    ) -> anyhow::Result<(Value, std::time::Duration, proc_stats::Memory)> {
+        let pid = server.pid;
+        let cpu = proc_stats::cpu_time(pid)?;
+        proc_stats::reset_peak(pid)?;
+        let result = self.run_driver(server, command, log)?;
+        proc_stats::wait_until_quiet(pid, QUIET, QUIET_LIMIT)?;
+        let cpu = proc_stats::cpu_time(pid)? - cpu;
+        Ok((result, cpu, proc_stats::memory(pid)?))
+    }
+
     /// Runs the driver to completion and returns its last JSON line.
     fn run_driver(
         &self,
@@ -107,8 +125,6 @@ impl Bench<'_> {
         let urls = self.scratch.join(format!("w1-{kind}-urls.json"));
         proc_stats::wait_until_quiet(pid, QUIET, QUIET_LIMIT)?;
 
-        let cpu = proc_stats::cpu_time(pid)?;
-        proc_stats::reset_peak(pid)?;
         let mut driver = self.driver("w1");
         driver
             .arg("--url")
@@ -117,10 +133,8 @@ impl Bench<'_> {
             .arg(self.settings.w1_docs.to_string())
             .arg("--urls-file")
             .arg(&urls);
-        let result = self.run_driver(&mut server, driver, &format!("w1-{kind}-driver.log"))?;
-        proc_stats::wait_until_quiet(pid, QUIET, QUIET_LIMIT)?;
-        let cpu = proc_stats::cpu_time(pid)? - cpu;
-        let memory = proc_stats::memory(pid)?;
+        let (result, cpu, memory) =
+            self.measured_run(&mut server, driver, &format!("w1-{kind}-driver.log"))?;
         let w = format!("1. one client creates {} documents", self.settings.w1_docs);
         let r = &mut *self.results;
         r.record(
@@ -159,8 +173,6 @@ impl Bench<'_> {
         if !fetch {
             return Ok(());
         }
-        let cpu = proc_stats::cpu_time(pid)?;
-        proc_stats::reset_peak(pid)?;
         let mut driver = self.driver("w2");
         driver
             .arg("--url")
@@ -169,10 +181,8 @@ impl Bench<'_> {
             .arg(&urls)
             .arg("--concurrency")
             .arg(self.settings.w2_concurrency.to_string());
-        let result = self.run_driver(&mut server, driver, &format!("w2-{kind}-driver.log"))?;
-        proc_stats::wait_until_quiet(pid, QUIET, QUIET_LIMIT)?;
-        let cpu = proc_stats::cpu_time(pid)? - cpu;
-        let memory = proc_stats::memory(pid)?;
+        let (result, cpu, memory) =
+            self.measured_run(&mut server, driver, &format!("w2-{kind}-driver.log"))?;
         let w = format!("2. a second client fetches the {}", self.settings.w1_docs);
         let r = &mut *self.results;
         r.record(
