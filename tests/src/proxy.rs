@@ -534,10 +534,14 @@ async fn forward(
     }
     let allowed = usize::try_from(allowed).expect("at most a slice");
     if allowed > 0 {
-        to.write_all(&slice[..allowed])
-            .await
-            .map_err(|_| Stop::Io)?;
-        shared.counters.bytes[direction as usize].fetch_add(allowed as u64, Ordering::SeqCst);
+        // Counted before the write, so that whoever has received the bytes also sees them
+        // counted; taken back if the write fails.
+        let counter = &shared.counters.bytes[direction as usize];
+        counter.fetch_add(allowed as u64, Ordering::SeqCst);
+        if to.write_all(&slice[..allowed]).await.is_err() {
+            counter.fetch_sub(allowed as u64, Ordering::SeqCst);
+            return Err(Stop::Io);
+        }
     }
     match stop {
         Some(stop) => Err(stop),
