@@ -868,3 +868,137 @@ async fn a_flood_of_connections_and_messages_from_one_client_does_not_stop_the_o
     );
     drop(held);
 }
+
+/// Changes that a release build of automerge 0.12 applies and stores without complaint (its
+/// checks are `debug_assert!`s), leaving a document that no longer loads once compacted: an
+/// overwrite of an op that does not exist, an overwrite of a list element from a map key,
+/// and ops numbered below those of the change's dependencies. On top of `doc`, made by
+/// [`new_doc`] with `actor`.
+fn silently_corrupting_changes(doc: &Automerge, actor: u8) -> Vec<(&'static str, Vec<u8>)> {
+    use automerge::legacy::{Key, ObjectId, Op, OpId, OpType, SortedVec};
+    let author = ActorId::from(&[actor; 16][..]);
+    let overwrite = |pred: OpId| Op {
+        action: OpType::Put(automerge::ScalarValue::Int(5)),
+        obj: ObjectId::Root,
+        key: Key::Map("title".into()),
+        pred: SortedVec::from(vec![pred]),
+        insert: false,
+    };
+    let fresh = Op {
+        pred: SortedVec::new(),
+        key: Key::Map("fresh".into()),
+        ..overwrite(OpId(1, author.clone()))
+    };
+    [
+        (
+            "an overwrite of an op that does not exist",
+            overwrite(OpId(99, author.clone())),
+            1_000,
+        ),
+        (
+            "an overwrite of a list element",
+            overwrite(OpId(3, author)),
+            1_000,
+        ),
+        ("ops numbered below their dependencies'", fresh, 2),
+    ]
+    .into_iter()
+    .map(|(name, op, start_op)| {
+        let change = Change::from(ExpandedChange {
+            operations: vec![op],
+            actor_id: ActorId::from(&ATTACKER_ACTOR[..]),
+            hash: None,
+            seq: 1,
+            start_op: NonZeroU64::new(start_op).unwrap(),
+            time: 0,
+            message: None,
+            deps: doc.get_heads(),
+            extra_bytes: Vec::new(),
+            author: None,
+        });
+        (name, change.raw_bytes().to_vec())
+    })
+    .collect()
+}
+
+/// Malformed ops are refused before anything is stored, over `/ws` (an error, the connection
+/// closed) and `/v1/sync` (`status: error` for that document), with the reason; after a
+/// restart the server serves the document exactly as the author made it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_ops_are_refused_and_the_document_survives_a_restart() {
+    let fixture = Fixture::start();
+    let address = fixture.server.address;
+    let doc_id = DocumentId::random();
+    let mut doc = new_doc(0x11, "v1");
+    let mut author = Peer::connect(address, &fixture.amina, "peer-author").await;
+    author.sync(doc_id, &mut doc, &mut sync::State::new()).await;
+
+    for (index, (what, change)) in silently_corrupting_changes(&doc, 0x11)
+        .into_iter()
+        .enumerate()
+    {
+        let mut attacker =
+            Peer::connect(address, &fixture.amina, &format!("peer-attacker-{index}")).await;
+        let message = attacker.sync_message(doc_id, sync_carrying(&change));
+        attacker.send(&message).await;
+        let error = attacker
+            .closed_by_server()
+            .await
+            .unwrap_or_else(|others| panic!("{what}: not closed; got {others:?}"))
+            .unwrap_or_else(|| panic!("{what}: closed without an error message"));
+        println!("{what} over /ws: {error}");
+        assert!(
+            error.contains("malformed sync message: change "),
+            "{what}: {error}"
+        );
+
+        let hash = Change::try_from(&change[..]).unwrap().hash();
+        let request = SyncRequest {
+            replica: "laptop-attacker".into(),
+            documents: vec![delta(doc_id, vec![hash], change)],
+        };
+        let (status, body) = post_sync(&fixture, &fixture.amina, batch::encode(&request)).await;
+        assert_eq!(status, 200, "{what}");
+        let response: SyncResponse = batch::decode(&body).unwrap();
+        let reply = &response.documents[0];
+        assert_eq!(reply.status, ReplyStatus::Error, "{what}: {reply:?}");
+        let message = reply.message.as_deref().unwrap_or_default();
+        println!("{what} over /v1/sync: {message}");
+        assert!(
+            message.contains("malformed changes: change "),
+            "{what}: {message}"
+        );
+    }
+
+    // The author still syncs, then the server restarts on the same data.
+    set_title(&mut doc, "v2 after the attack");
+    author.sync(doc_id, &mut doc, &mut sync::State::new()).await;
+    drop(author);
+    let Fixture {
+        _dir,
+        data,
+        server,
+        karim,
+        ..
+    } = fixture;
+    server.stop();
+    let server = ServeProcess::start(&data);
+    let mut reader = Peer::connect(server.address, &karim, "peer-after-restart").await;
+    let mut fetched = Automerge::new();
+    reader
+        .sync(doc_id, &mut fetched, &mut sync::State::new())
+        .await;
+    assert_eq!(fetched.get_heads(), doc.get_heads());
+    assert_eq!(fetched.hydrate(None), doc.hydrate(None));
+    assert_nothing_from_the_attacker(&fetched);
+    server.stop();
+    let storage = SledStorage::open(&data).unwrap();
+    let bytes = DocStore::new(Arc::new(storage))
+        .load(&doc_id)
+        .unwrap()
+        .expect("the document is stored");
+    let stored = Automerge::load(&bytes).expect("what the server stored loads");
+    let compacted = Automerge::load(&stored.save()).expect("and loads again once compacted");
+    assert_eq!(compacted.hydrate(None), doc.hydrate(None));
+    assert_nothing_from_the_attacker(&compacted);
+}

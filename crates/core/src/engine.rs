@@ -13,6 +13,9 @@
 //!   when their messages were lost.
 //! - **A loaded document gets a new actor id.** Reusing one after a crash could produce two
 //!   different changes with the same (actor, seq) ("duplicate seq" errors on every peer).
+//! - **Incoming ops are validated before they are applied** (`validate`): automerge 0.12
+//!   checks them only in debug builds, and a release build would store a change that leaves
+//!   the document unloadable. One malformed op refuses the whole message.
 //! - **A malformed message hurts only its sender.** Decoding errors and panics inside
 //!   automerge are contained per message; the document is reloaded from storage if a panic may
 //!   have left it half-updated, and every other peer is served on.
@@ -27,6 +30,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 
 use crate::effect::{DeltaOutcome, DeltaRequest, Effect, Event, Millis, PeerRole};
+use crate::validate::{self, DocOps, HeldChange, Verdict};
 use crate::{DocumentId, Message, PeerId, StorageResult, StorageTask, TaskId};
 
 /// Past this many bytes of individual changes, a batch-sync reply is compared with a whole
@@ -143,6 +147,11 @@ struct DocState {
     /// Batch-sync replies waiting for the document to be durable: request, client heads,
     /// whether the client's changes were refused.
     pending_deltas: Vec<(u64, Vec<ChangeHash>, bool)>,
+    /// The received changes automerge holds until their dependencies arrive: not yet checked
+    /// (`validate`), so checked with the message that completes them.
+    held: Vec<HeldChange>,
+    /// What the validation has read of the document's ops, kept for the next message.
+    doc_ops: DocOps,
 }
 
 #[derive(Debug)]
@@ -304,6 +313,36 @@ impl Engine {
             DocSlot::Ready(_) => Some(*id),
             _ => None,
         })
+    }
+
+    /// Drops the document from memory with every peer's sync state and subscription, as if it
+    /// had never been loaded (erasure: the runtime deletes its storage). Answers of storage
+    /// tasks still running for it are then ignored, and a batch-sync reply still waiting for
+    /// it is answered [`DeltaOutcome::Unavailable`]. A peer that asks again afterwards starts
+    /// from nothing: the runtime must refuse it (a tombstone) or the document comes back.
+    pub fn forget_document(&mut self, now: Millis, document_id: DocumentId) -> Vec<Effect> {
+        self.now = self.now.max(now);
+        self.subscribers.remove(&document_id);
+        let (mut requests, queued) = match self.docs.remove(&document_id) {
+            Some(DocSlot::Ready(state)) => (
+                state.pending_deltas.iter().map(|(r, _, _)| *r).collect(),
+                state.queued,
+            ),
+            Some(DocSlot::Loading { queued, .. }) => (Vec::new(), queued),
+            Some(DocSlot::Failed { .. }) | None => (Vec::new(), Vec::new()),
+        };
+        requests.extend(queued.into_iter().filter_map(|queued| match queued {
+            Queued::Delta(delta) => Some(delta.request),
+            Queued::Received { .. } => None,
+        }));
+        for request in requests {
+            self.effects.push(Effect::DeltaReply {
+                request,
+                document_id,
+                outcome: DeltaOutcome::Unavailable,
+            });
+        }
+        std::mem::take(&mut self.effects)
     }
 
     /// Whether there is nothing left to do but wait for new input: no storage task unanswered.
@@ -474,7 +513,7 @@ impl Engine {
             return;
         };
         state.last_used = now;
-        let (data, is_request) = match message {
+        let (data, is_request) = match &message {
             Message::Sync { data, .. } => (data, false),
             Message::Request { data, .. } => (data, true),
             Message::DocUnavailable { .. } => {
@@ -487,7 +526,7 @@ impl Engine {
             }
             _ => return,
         };
-        let decoded = sync::Message::decode(&data).map_err(|e| e.to_string());
+        let decoded = sync::Message::decode(data).map_err(|e| e.to_string());
         let sync_message = match decoded.and_then(check_blooms) {
             Ok(sync_message) => sync_message,
             Err(error) => {
@@ -499,6 +538,34 @@ impl Engine {
                 return;
             }
         };
+        // automerge ignores the changes of a peer that may not write.
+        let mut wait = Vec::new();
+        if may_write && !sync_message.changes.is_empty() {
+            let changes: Vec<u8> = sync_message.changes.iter().flatten().copied().collect();
+            match validate::check_incoming(&state.doc, &state.held, &mut state.doc_ops, &changes) {
+                Verdict::Apply { wait: waiting } => wait = waiting,
+                Verdict::Refuse(reason) => {
+                    self.effects.push(Effect::PeerError {
+                        peer: from,
+                        document_id: Some(document_id),
+                        error: format!("malformed sync message: {reason}"),
+                    });
+                    return;
+                }
+                Verdict::HeldMalformed {
+                    from: culprit,
+                    reason,
+                } => {
+                    let requeue = (culprit != from).then_some(Queued::Received {
+                        from,
+                        message,
+                        may_write,
+                    });
+                    self.drop_held_changes(document_id, culprit, reason, requeue);
+                    return;
+                }
+            }
+        }
         let peer_doc = state
             .peers
             .entry(from.clone())
@@ -533,6 +600,9 @@ impl Engine {
             let applied = doc.receive_sync_message(sync_state, sync_message);
             (applied, hashes_since(doc, &before))
         }));
+        if outcome.is_ok() {
+            DocState::hold(&mut state.held, &state.doc, &from, wait);
+        }
         let hashes = match outcome {
             Ok((Ok(()), hashes)) => {
                 // automerge never sends a change twice in one sync session (`sent_hashes`). A
@@ -597,7 +667,7 @@ impl Engine {
             Some(DocSlot::Failed { .. }) => self.effects.push(Effect::DeltaReply {
                 request: delta.request,
                 document_id,
-                outcome: DeltaOutcome::Unavailable,
+                outcome: DeltaOutcome::Failed(UNREADABLE.to_owned()),
             }),
             None => self.start_load(document_id, vec![Queued::Delta(delta)]),
         }
@@ -630,12 +700,44 @@ impl Engine {
         let mut hashes = Vec::new();
         if !changes.is_empty() {
             if may_write {
+                let checked =
+                    validate::check_incoming(&state.doc, &state.held, &mut state.doc_ops, &changes);
+                let wait = match checked {
+                    Verdict::Apply { wait } => wait,
+                    Verdict::Refuse(reason) => {
+                        self.effects.push(Effect::DeltaReply {
+                            request,
+                            document_id,
+                            outcome: DeltaOutcome::Failed(format!("malformed changes: {reason}")),
+                        });
+                        return;
+                    }
+                    Verdict::HeldMalformed {
+                        from: culprit,
+                        reason,
+                    } => {
+                        // The delta itself is sound and must be answered: after the reload.
+                        let requeue = Queued::Delta(DeltaRequest {
+                            request,
+                            from,
+                            document_id,
+                            heads: client_heads,
+                            changes,
+                            may_write,
+                        });
+                        self.drop_held_changes(document_id, culprit, reason, Some(requeue));
+                        return;
+                    }
+                };
                 let doc = &mut state.doc;
                 // Read the changes back inside the guard too: see `apply_received`.
                 let outcome = catch_unwind(AssertUnwindSafe(|| {
                     let applied = doc.load_incremental(&changes);
                     (applied, hashes_since(doc, &before))
                 }));
+                if outcome.is_ok() {
+                    DocState::hold(&mut state.held, &state.doc, &from, wait);
+                }
                 match outcome {
                     Ok((Ok(_), applied)) => hashes = applied,
                     Ok((Err(error), _)) => {
@@ -991,7 +1093,7 @@ impl Engine {
                         Queued::Delta(delta) => self.effects.push(Effect::DeltaReply {
                             request: delta.request,
                             document_id,
-                            outcome: DeltaOutcome::Unavailable,
+                            outcome: DeltaOutcome::Failed(UNREADABLE.to_owned()),
                         }),
                     }
                 }
@@ -1044,6 +1146,35 @@ impl Engine {
                 self.flush_document(document_id);
             }
         }
+    }
+
+    /// A held change (see `DocState::held`) is malformed, and the message at hand would make
+    /// automerge apply it: reload the document from storage, which drops automerge's queue
+    /// (nothing held was ever stored), then handle `requeue` again. The sender of the held
+    /// change hears why, if still connected.
+    fn drop_held_changes(
+        &mut self,
+        document_id: DocumentId,
+        culprit: PeerId,
+        reason: String,
+        requeue: Option<Queued>,
+    ) {
+        let Some(DocSlot::Ready(state)) = self.docs.get_mut(&document_id) else {
+            return;
+        };
+        state.poisoned = true;
+        state.peers.remove(&culprit);
+        state.queued.extend(requeue);
+        if self.peers.contains_key(&culprit) {
+            self.effects.push(Effect::PeerError {
+                peer: culprit,
+                document_id: Some(document_id),
+                error: format!(
+                    "malformed sync message (sent earlier, held for its dependencies): {reason}"
+                ),
+            });
+        }
+        self.reload_if_poisoned(document_id);
     }
 
     fn reload_if_poisoned(&mut self, document_id: DocumentId) {
@@ -1132,6 +1263,14 @@ impl Engine {
     }
 }
 
+/// What a batch client hears about a document whose stored copy does not load: an error, so
+/// that it keeps its pending changes and says the sync is incomplete. (Telling it the document
+/// does not exist would make it give up on them.) The details go to the server's log, through
+/// [`Effect::StorageFailed`].
+const UNREADABLE: &str = "the server could not read its stored copy of this document \
+     (damaged storage; its operator can run `passerelle-server check`); your changes are kept \
+     and will be sent again";
+
 /// The most probes a peer's bloom filter may ask for (automerge uses 7).
 const MAX_BLOOM_PROBES: u64 = 64;
 
@@ -1198,7 +1337,24 @@ impl DocState {
             ephemeral_seen: BTreeMap::new(),
             told_unavailable: false,
             pending_deltas: Vec::new(),
+            held: Vec::new(),
+            doc_ops: DocOps::default(),
         }
+    }
+
+    /// Keeps `wait`, changes from `from` automerge now holds for their dependencies, and
+    /// forgets the held changes automerge has applied.
+    fn hold(
+        held: &mut Vec<HeldChange>,
+        doc: &Automerge,
+        from: &PeerId,
+        wait: Vec<automerge::Change>,
+    ) {
+        held.extend(wait.into_iter().map(|change| HeldChange {
+            from: from.clone(),
+            change,
+        }));
+        held.retain(|held| doc.get_change_meta_by_hash(&held.change.hash()).is_none());
     }
 
     /// Nothing would be lost or stalled by dropping this document from memory.

@@ -13,6 +13,8 @@
 //! - `engine`: [`Engine`], the sans-IO sync engine, and its invariants.
 //! - [`batch`]: the HTTP batch sync of `POST /v1/sync` (passerelle's own, for poor links).
 //! - [`storage_task`]: what the engine asks of durable storage, as data.
+//! - [`validate`]: the checks every op of an incoming change passes before the engine lets
+//!   automerge apply it ([`validate::check_changes`]).
 
 pub mod batch;
 mod document_id;
@@ -24,6 +26,7 @@ pub mod fuzzing;
 mod message;
 mod peer_id;
 mod storage_task;
+pub mod validate;
 mod wire;
 
 pub use document_id::{DocumentId, DocumentIdError, URL_PREFIX};
