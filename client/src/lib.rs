@@ -47,6 +47,9 @@
 //! - `docs_api`: per-document questions for the server: [`Replica::history`] (who wrote
 //!   what, from the server's records, and what is still only here), and
 //!   [`HttpTransport::document_access`] / [`HttpTransport::share`] (who may see what).
+//! - `erasure`: [`Replica::export_everything`] (all the replica holds on a document, its
+//!   history included), [`HttpTransport::erase`] (`DELETE /v1/docs/{id}`),
+//!   [`Replica::erase_here`], and the erasure of local copies the changes feed announces.
 //! - `sync_records`: the durable bookkeeping of syncing (feed cursor, documents to check,
 //!   documents with local changes, confirmed heads, [`Rejection`]s).
 //! - `sync_loop`: [`SyncLoop`], [`Backoff`], [`StopSignal`].
@@ -59,6 +62,7 @@
 mod doc_path;
 mod doc_summary;
 mod docs_api;
+mod erasure;
 mod error;
 mod json;
 mod replica;
@@ -75,11 +79,12 @@ pub use doc_summary::DocSummary;
 pub use docs_api::{
     AccessLevel, AccessRule, DocumentAccess, DocumentHistory, Grantee, HistoryRecord, PendingChange,
 };
+pub use erasure::ServerErasure;
 pub use error::ClientError;
-pub use replica::Replica;
+pub use replica::{Replica, ReplicaSetup};
 pub use replica_event::ReplicaEvent;
 pub use server_config::ServerConfig;
-pub use sync::{SyncEvent, SyncOptions, SyncReport};
+pub use sync::{SyncAnswer, SyncCall, SyncEvent, SyncOptions, SyncPass, SyncReport, SyncStep};
 pub use sync_loop::{Backoff, LoopConfig, LoopEvent, StopSignal, SyncLoop};
 pub use sync_records::{Rejection, RejectionKind};
 pub use sync_status::SyncStatus;

@@ -81,14 +81,58 @@ const MAX_LOADED_DOCUMENTS: usize = 1_000;
 ///
 /// One process at a time: sled locks the directory, and a second open waits briefly (see
 /// `open_store`) and then fails with [`ClientError::ReplicaBusy`].
-#[derive(Debug)]
 pub struct Replica {
-    directory: PathBuf,
-    storage: Arc<SledStorage>,
+    /// `None` for a replica opened on a given storage ([`Replica::open_with_storage`]).
+    directory: Option<PathBuf>,
+    storage: Arc<dyn Storage>,
     docs: DocStore,
     engine: Engine,
-    /// The origin of the engine's clock.
-    started: Instant,
+    /// The engine's clock.
+    clock: Clock,
+}
+
+impl std::fmt::Debug for Replica {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Replica")
+            .field("directory", &self.directory)
+            .field("docs", &self.docs)
+            .field("engine", &self.engine)
+            .field("clock", &self.clock)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where the engine's time comes from: the time since the replica was opened, or a clock
+/// given by a simulation.
+enum Clock {
+    Since(Instant),
+    Given(Box<dyn Fn() -> Millis + Send + Sync>),
+}
+
+impl std::fmt::Debug for Clock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Since(started) => f.debug_tuple("Since").field(started).finish(),
+            Self::Given(_) => f.write_str("Given"),
+        }
+    }
+}
+
+/// How [`Replica::open_with_storage`] sets up a replica that a simulation must replay
+/// exactly.
+pub struct ReplicaSetup {
+    /// Seeds the engine (actor ids, new document ids) and, on first open, the peer id.
+    pub seed: u64,
+    /// The engine's clock, in milliseconds (simulated time).
+    pub clock: Box<dyn Fn() -> Millis + Send + Sync>,
+}
+
+impl std::fmt::Debug for ReplicaSetup {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ReplicaSetup")
+            .field("seed", &self.seed)
+            .finish_non_exhaustive()
+    }
 }
 
 /// What running a batch of effects to completion produced, besides storage work.
@@ -116,24 +160,49 @@ impl Replica {
             path: directory.clone(),
             source,
         })?;
-        let storage = Arc::new(open_store(&directory)?);
-        let docs = DocStore::new(storage.clone());
-        let peer_id = load_or_create_peer_id(storage.as_ref())?;
-        let mut config = EngineConfig::new(peer_id);
-        config.max_loaded_documents = MAX_LOADED_DOCUMENTS;
-        let engine = Engine::new(config);
-        Ok(Self {
-            directory,
-            storage,
-            docs,
-            engine,
-            started: Instant::now(),
-        })
+        let storage: Arc<dyn Storage> = Arc::new(open_store(&directory)?);
+        let peer_id = load_or_create_peer_id(storage.as_ref(), PeerId::random)?;
+        let mut replica = Self::with_engine(storage, EngineConfig::new(peer_id));
+        replica.directory = Some(directory);
+        replica.clock = Clock::Since(Instant::now());
+        Ok(replica)
     }
 
-    /// The replica directory.
-    pub fn directory(&self) -> &Path {
-        &self.directory
+    /// A replica over `storage` instead of a directory: no lock, no edit hint file, and
+    /// randomness and time taken from `setup`, so that a simulation (`tests/sim.rs`) replays
+    /// exactly and can crash the storage under it. The storage must keep the contract of
+    /// [`Storage`] (a write is durable once `apply` returns).
+    pub fn open_with_storage(
+        storage: Arc<dyn Storage>,
+        setup: ReplicaSetup,
+    ) -> Result<Self, ClientError> {
+        let ReplicaSetup { seed, clock } = setup;
+        let peer_id = load_or_create_peer_id(storage.as_ref(), || {
+            format!("peer-{seed:016x}")
+                .parse()
+                .expect("a valid peer id")
+        })?;
+        let mut config = EngineConfig::new(peer_id);
+        config.seed = seed;
+        let mut replica = Self::with_engine(storage, config);
+        replica.clock = Clock::Given(clock);
+        Ok(replica)
+    }
+
+    fn with_engine(storage: Arc<dyn Storage>, mut config: EngineConfig) -> Self {
+        config.max_loaded_documents = MAX_LOADED_DOCUMENTS;
+        Self {
+            directory: None,
+            docs: DocStore::new(Arc::clone(&storage)),
+            storage,
+            engine: Engine::new(config),
+            clock: Clock::Since(Instant::now()),
+        }
+    }
+
+    /// The replica directory (`None` for a replica opened on a given storage).
+    pub fn directory(&self) -> Option<&Path> {
+        self.directory.as_deref()
     }
 
     /// The replica's peer id, the same on every run.
@@ -463,6 +532,20 @@ impl Replica {
         Ok(applied)
     }
 
+    /// Erasure: drops the document from the engine and deletes every stored key of it, with
+    /// `also` (the sync records about it) in the same atomic, flushed batch. Returns how many
+    /// document keys were deleted. See `erasure.rs`.
+    pub(crate) fn erase_local(
+        &mut self,
+        document_id: DocumentId,
+        also: Batch,
+    ) -> Result<usize, ClientError> {
+        let now = self.now();
+        let effects = self.engine.forget_document(now, document_id);
+        self.settle(effects);
+        Ok(self.docs.delete_document_with(&document_id, also)?)
+    }
+
     /// Lets the engine evict documents past its memory budget.
     pub(crate) fn tick(&mut self) {
         let now = self.now();
@@ -472,15 +555,23 @@ impl Replica {
 
     /// Rewrites the edit hint file (see [`EDIT_HINT_FILE`]); failures are only logged.
     fn hint_edit(&self) {
+        let Some(directory) = &self.directory else {
+            return;
+        };
         let stamp = format!("{}\n", sync_records::now_ms());
-        if let Err(error) = fs::write(self.directory.join(EDIT_HINT_FILE), stamp) {
+        if let Err(error) = fs::write(directory.join(EDIT_HINT_FILE), stamp) {
             tracing::debug!(%error, "cannot write the edit hint file");
         }
     }
 
-    /// The engine's clock: milliseconds since the replica was opened.
+    /// The engine's clock: milliseconds since the replica was opened, or the given clock.
     fn now(&self) -> Millis {
-        Millis(u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX))
+        match &self.clock {
+            Clock::Since(started) => {
+                Millis(u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX))
+            }
+            Clock::Given(clock) => clock(),
+        }
     }
 
     /// The document, loaded from storage if it is not in memory.
@@ -710,8 +801,11 @@ fn client_key(name: &str) -> StorageKey {
     sync_records::key(&[name])
 }
 
-/// The stored peer id, or a new random one, stored before it is returned.
-fn load_or_create_peer_id(storage: &dyn Storage) -> Result<PeerId, ClientError> {
+/// The stored peer id, or a new one (`new_id`), stored before it is returned.
+fn load_or_create_peer_id(
+    storage: &dyn Storage,
+    new_id: impl FnOnce() -> PeerId,
+) -> Result<PeerId, ClientError> {
     let key = client_key(PEER_ID_RECORD);
     if let Some(bytes) = storage.get(&key)? {
         let corrupt = |reason: String| ClientError::CorruptRecord {
@@ -723,7 +817,7 @@ fn load_or_create_peer_id(storage: &dyn Storage) -> Result<PeerId, ClientError> 
             .parse()
             .map_err(|e: passerelle_core::PeerIdError| corrupt(e.to_string()));
     }
-    let peer_id = PeerId::random();
+    let peer_id = new_id();
     let mut batch = Batch::new();
     batch.put(key, peer_id.as_str().as_bytes().to_vec());
     storage.apply(batch)?;

@@ -34,8 +34,16 @@
 //!
 //! What an application should hear of a pass (changes arrived with the document's new
 //! heads, refusals, the link's state) is in [`SyncReport::events`], as [`ReplicaEvent`]s.
+//!
+//! # Driving a pass
+//! The pass itself does no I/O: a [`SyncPass`] says which request it wants next
+//! ([`SyncStep::Call`]), takes its outcome ([`SyncPass::answer`]), asks for a pause before a
+//! retry ([`SyncStep::Wait`]) and ends with its [`SyncReport`]. [`Replica::sync`] is the
+//! blocking loop over those steps with a [`Transport`]; an async caller (the whole-system
+//! simulation, `tests/src/sim/`) makes the requests its own way, and keeps the replica
+//! between steps.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, VecDeque};
 use std::time::{Duration, SystemTime};
 
 use automerge::{ChangeHash, ReadDoc as _};
@@ -252,51 +260,495 @@ struct Outgoing {
     cost: usize,
 }
 
-/// The state of one pass.
-struct Pass<'a> {
-    options: &'a SyncOptions,
-    progress: &'a mut dyn FnMut(&SyncEvent),
+/// A sync pass as a value, without its I/O: the steps of [`Replica::sync`] for a caller that
+/// makes the requests itself (an async runtime, a simulated network, a test).
+///
+/// Obtained from [`Replica::begin_sync`] (or [`Replica::begin_sync_from_page`]); the caller
+/// keeps the replica and lends it to each call:
+///
+/// ```no_run
+/// # use passerelle_client::{Replica, SyncOptions, SyncStep, Transport, ClientError};
+/// # fn drive(replica: &mut Replica, transport: &dyn Transport) -> Result<(), ClientError> {
+/// let mut pass = replica.begin_sync(&transport.server(), &SyncOptions::default())?;
+/// let report = loop {
+///     match pass.step(replica, &mut |_| {})? {
+///         SyncStep::Call(call) => {
+///             // Any way of making the request will do; `run` is the blocking one.
+///             let answer = call.run(transport);
+///             pass.answer(replica, answer, &mut |_| {})?;
+///         }
+///         SyncStep::Wait(delay) => std::thread::sleep(delay),
+///         SyncStep::Done(report) => break report,
+///     }
+/// };
+/// # let _ = report; Ok(()) }
+/// ```
+///
+/// Between two calls the replica is the caller's: it may be edited (the pass reads what it
+/// needs at each step), or dropped with the pass, as when the process dies; the next pass
+/// starts from the durable records. An `Err` from [`SyncPass::step`] or
+/// [`SyncPass::answer`] ends the pass, as it ends [`Replica::sync`].
+#[derive(Debug)]
+pub struct SyncPass {
+    /// The server's URL, for messages.
+    server: String,
+    options: SyncOptions,
     report: SyncReport,
     estimates: Estimates,
+    /// Candidates dealt with so far, and in all (repairs add to it).
     done: usize,
     total: usize,
     /// Documents to send whole once more, after the first round.
     repairs: Vec<DocumentId>,
+    /// The documents of the current round not looked at yet, each with whether it is sent
+    /// whole.
+    queue: VecDeque<(DocumentId, bool)>,
+    /// The current round is the repairs' (the second and last).
+    repairing: bool,
+    /// The request being filled, and its estimated bytes.
+    open: Vec<Outgoing>,
+    open_cost: usize,
+    state: State,
 }
 
-impl Pass<'_> {
-    fn emit(&mut self, event: SyncEvent) {
-        (self.progress)(&event);
+/// What a [`SyncPass`] wants next.
+#[derive(Debug)]
+pub enum SyncStep {
+    /// Make this request, then hand its outcome to [`SyncPass::answer`].
+    Call(SyncCall),
+    /// Wait this long (a pause before a failed request is tried again), then ask for the
+    /// next step.
+    Wait(Duration),
+    /// The pass is over.
+    Done(SyncReport),
+}
+
+/// A request a [`SyncPass`] wants made: one of the two calls of [`Transport`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SyncCall {
+    /// `GET /v1/changes?since=CURSOR&wait=0` ([`Transport::changes`] with no wait).
+    Changes {
+        /// The cursor, `None` on the first pass.
+        since: Option<String>,
+    },
+    /// `POST /v1/sync` with this CBOR body ([`Transport::sync`]).
+    Sync {
+        /// The request body.
+        body: Vec<u8>,
+    },
+}
+
+/// The outcome of a [`SyncCall`], for [`SyncPass::answer`].
+#[derive(Debug)]
+pub enum SyncAnswer {
+    /// The answer to [`SyncCall::Changes`].
+    Changes(Result<ChangesPage, ClientError>),
+    /// The response body of [`SyncCall::Sync`] (a non-2xx status is an error).
+    Sync(Result<Vec<u8>, ClientError>),
+}
+
+impl SyncCall {
+    /// Makes the request over `transport`, blocking until it is answered.
+    pub fn run(self, transport: &dyn Transport) -> SyncAnswer {
+        match self {
+            Self::Changes { since } => {
+                SyncAnswer::Changes(transport.changes(since.as_deref(), Duration::ZERO))
+            }
+            Self::Sync { body } => SyncAnswer::Sync(transport.sync(body)),
+        }
+    }
+}
+
+/// Where a [`SyncPass`] stands.
+#[derive(Debug)]
+enum State {
+    /// A request to make; `in_flight` once handed out; `pause` before it is made again.
+    Calling {
+        request: Pending,
+        in_flight: bool,
+        pause: Option<Duration>,
+        /// Failed attempts so far, and the pause before the next one.
+        attempts: u32,
+        delay: Duration,
+    },
+    /// A page of the feed to record and plan from.
+    Planning(ChangesPage),
+    /// Building the next request of the round, or the next round, or the end.
+    Building,
+    /// Done, or failed.
+    Finished,
+}
+
+/// A request of a pass.
+#[derive(Debug)]
+enum Pending {
+    Feed {
+        since: Option<String>,
+    },
+    Batch {
+        body: Vec<u8>,
+        /// The documents of the request, in order (their changes are in `body`).
+        metas: Vec<Outgoing>,
+        /// Documents whose changes it carries.
+        sent_documents: usize,
+    },
+}
+
+impl SyncPass {
+    fn new(server: String, options: &SyncOptions, estimates: Estimates, state: State) -> Self {
+        Self {
+            server,
+            options: options.clone(),
+            report: SyncReport::default(),
+            estimates,
+            done: 0,
+            total: 0,
+            repairs: Vec::new(),
+            queue: VecDeque::new(),
+            repairing: false,
+            open: Vec::new(),
+            open_cost: 0,
+            state,
+        }
     }
 
-    /// Runs `call` (one request), trying again after a transient failure as the options
-    /// allow.
-    fn attempt<T>(
+    fn calling(request: Pending, options: &SyncOptions) -> State {
+        State::Calling {
+            request,
+            in_flight: false,
+            pause: None,
+            attempts: 0,
+            delay: options.retry_delay,
+        }
+    }
+
+    /// What the pass wants next: a request made ([`SyncStep::Call`]), a pause, or nothing
+    /// more ([`SyncStep::Done`], with the report). `progress` hears of the pass as it goes.
+    ///
+    /// # Panics
+    /// When the answer to the last [`SyncStep::Call`] was not given, or after the pass ended.
+    pub fn step(
         &mut self,
-        mut call: impl FnMut(&mut SyncReport) -> Result<T, ClientError>,
-    ) -> Result<T, ClientError> {
-        let mut delay = self.options.retry_delay;
-        let mut attempts = 0;
+        replica: &mut Replica,
+        progress: &mut dyn FnMut(&SyncEvent),
+    ) -> Result<SyncStep, ClientError> {
+        let step = self.next_step(replica, progress);
+        if !matches!(step, Ok(SyncStep::Call(_) | SyncStep::Wait(_))) {
+            self.state = State::Finished;
+        }
+        step
+    }
+
+    /// Takes the outcome of the request of the last [`SyncStep::Call`] and applies it. A
+    /// transient failure is tried again as [`SyncOptions::retries`] allows (the next step
+    /// says so); any other failure, or the last, ends the pass with that error.
+    ///
+    /// # Panics
+    /// When no request is awaiting its answer, or the answer is of the other kind.
+    pub fn answer(
+        &mut self,
+        replica: &mut Replica,
+        answer: SyncAnswer,
+        progress: &mut dyn FnMut(&SyncEvent),
+    ) -> Result<(), ClientError> {
+        let outcome = self.take_answer(replica, answer, progress);
+        if outcome.is_err() {
+            self.state = State::Finished;
+        }
+        outcome
+    }
+
+    fn next_step(
+        &mut self,
+        replica: &mut Replica,
+        progress: &mut dyn FnMut(&SyncEvent),
+    ) -> Result<SyncStep, ClientError> {
         loop {
-            self.report.round_trips += 1;
-            match call(&mut self.report) {
-                Ok(value) => return Ok(value),
-                Err(error) => {
-                    self.report.failed_requests += 1;
-                    if !error.is_transient() || attempts >= self.options.retries {
-                        return Err(error);
-                    }
-                    attempts += 1;
-                    tracing::debug!(%error, ?delay, "request failed; retrying");
-                    self.emit(SyncEvent::Retrying {
-                        error: error.to_string(),
+            match std::mem::replace(&mut self.state, State::Finished) {
+                State::Calling {
+                    request,
+                    in_flight,
+                    mut pause,
+                    attempts,
+                    delay,
+                } => {
+                    assert!(!in_flight, "a sync pass asked for a step before its answer");
+                    let step = match pause.take() {
+                        Some(pause) => SyncStep::Wait(pause),
+                        None => {
+                            self.report.round_trips += 1;
+                            SyncStep::Call(match &request {
+                                Pending::Feed { since } => SyncCall::Changes {
+                                    since: since.clone(),
+                                },
+                                Pending::Batch { body, .. } => {
+                                    self.report.bytes_up += body.len() as u64;
+                                    SyncCall::Sync { body: body.clone() }
+                                }
+                            })
+                        }
+                    };
+                    self.state = State::Calling {
+                        request,
+                        in_flight: matches!(step, SyncStep::Call(_)),
+                        pause,
+                        attempts,
                         delay,
-                    });
-                    std::thread::sleep(delay);
-                    delay = delay.saturating_mul(2);
+                    };
+                    return Ok(step);
                 }
+                State::Planning(page) => {
+                    self.plan(replica, page, progress)?;
+                    self.state = State::Building;
+                }
+                State::Building => {
+                    self.state = State::Building;
+                    if let Some(request) = self.next_request(replica)? {
+                        let pending = self.encode(replica, request);
+                        self.state = Self::calling(pending, &self.options);
+                    } else if !self.repairing {
+                        self.repairing = true;
+                        let repairs = std::mem::take(&mut self.repairs);
+                        self.total += repairs.len();
+                        self.queue = repairs.into_iter().map(|id| (id, true)).collect();
+                    } else {
+                        return self.finish(replica).map(SyncStep::Done);
+                    }
+                }
+                State::Finished => panic!("a sync pass was asked for a step after it ended"),
             }
         }
+    }
+
+    /// Records the page of the feed and plans the first round: the candidates.
+    fn plan(
+        &mut self,
+        replica: &mut Replica,
+        page: ChangesPage,
+        progress: &mut dyn FnMut(&SyncEvent),
+    ) -> Result<(), ClientError> {
+        self.report.reset = page.reset;
+        self.report.bytes_down += page.wire_bytes as u64;
+        // Documents erased on the server: delete the local copies first (`erasure.rs`).
+        let page = crate::erasure::apply_erasures(replica, page)?;
+        replica.record_page(&page)?;
+        let candidates = replica.sync_candidates()?;
+        self.total = candidates.len();
+        progress(&SyncEvent::Planned {
+            documents: candidates.len(),
+            reset: page.reset,
+        });
+        self.queue = candidates.into_iter().map(|id| (id, false)).collect();
+        Ok(())
+    }
+
+    /// The next request of the round, `None` when the round is over. A document's delta
+    /// that does not fit the open request stays open for the next one.
+    fn next_request(
+        &mut self,
+        replica: &mut Replica,
+    ) -> Result<Option<Vec<Outgoing>>, ClientError> {
+        let max_documents = self
+            .options
+            .max_batch_documents
+            .clamp(1, SERVER_MAX_BATCH_DOCUMENTS);
+        while let Some((document_id, whole)) = self.queue.pop_front() {
+            let outgoing = match replica.outgoing(document_id, whole, &self.estimates) {
+                Ok(Some(outgoing)) => outgoing,
+                Ok(None) => {
+                    self.done += 1;
+                    continue;
+                }
+                // One unreadable document does not stop the others.
+                Err(error @ ClientError::Unreadable { .. }) => {
+                    self.done += 1;
+                    self.fail(document_id, error.to_string());
+                    continue;
+                }
+                Err(error) => return Err(error),
+            };
+            if !self.open.is_empty()
+                && (self.open_cost + outgoing.cost > self.options.max_batch_bytes
+                    || self.open.len() >= max_documents)
+            {
+                let full = std::mem::replace(&mut self.open, vec![outgoing]);
+                self.open_cost = self.open[0].cost;
+                return Ok(Some(full));
+            }
+            self.open_cost += outgoing.cost;
+            self.open.push(outgoing);
+        }
+        self.open_cost = 0;
+        Ok(Some(std::mem::take(&mut self.open)).filter(|request| !request.is_empty()))
+    }
+
+    /// The body of a request, its changes moved (they may be large) rather than copied.
+    fn encode(&self, replica: &Replica, mut metas: Vec<Outgoing>) -> Pending {
+        let documents: Vec<DocumentDelta> = metas
+            .iter_mut()
+            .map(|meta| DocumentDelta {
+                id: meta.delta.id.clone(),
+                heads: meta.delta.heads.clone(),
+                changes: std::mem::take(&mut meta.delta.changes),
+            })
+            .collect();
+        let sent_documents = documents.iter().filter(|d| !d.changes.is_empty()).count();
+        let body = batch::encode(&SyncRequest {
+            replica: replica.peer_id().to_string(),
+            documents,
+        });
+        Pending::Batch {
+            body,
+            metas,
+            sent_documents,
+        }
+    }
+
+    fn take_answer(
+        &mut self,
+        replica: &mut Replica,
+        answer: SyncAnswer,
+        progress: &mut dyn FnMut(&SyncEvent),
+    ) -> Result<(), ClientError> {
+        let State::Calling {
+            request,
+            in_flight: true,
+            attempts,
+            delay,
+            ..
+        } = std::mem::replace(&mut self.state, State::Finished)
+        else {
+            panic!("a sync pass was given an answer it did not ask for");
+        };
+        let failure = match (request, answer) {
+            (Pending::Feed { .. }, SyncAnswer::Changes(Ok(page))) => {
+                self.state = State::Planning(page);
+                return Ok(());
+            }
+            (
+                Pending::Batch {
+                    body,
+                    metas,
+                    sent_documents,
+                },
+                SyncAnswer::Sync(Ok(answer)),
+            ) => {
+                self.report.bytes_down += answer.len() as u64;
+                match self.decode(&answer, &metas) {
+                    Ok(response) => {
+                        self.state = State::Building;
+                        return self.apply_response(
+                            replica,
+                            &metas,
+                            sent_documents,
+                            response,
+                            progress,
+                        );
+                    }
+                    Err(error) => (
+                        Pending::Batch {
+                            body,
+                            metas,
+                            sent_documents,
+                        },
+                        error,
+                    ),
+                }
+            }
+            (request @ Pending::Feed { .. }, SyncAnswer::Changes(Err(error)))
+            | (request @ Pending::Batch { .. }, SyncAnswer::Sync(Err(error))) => (request, error),
+            _ => panic!("a sync pass was given the answer to another kind of request"),
+        };
+        let (request, error) = failure;
+        self.report.failed_requests += 1;
+        if !error.is_transient() || attempts >= self.options.retries {
+            return Err(error);
+        }
+        tracing::debug!(%error, ?delay, "request failed; retrying");
+        progress(&SyncEvent::Retrying {
+            error: error.to_string(),
+            delay,
+        });
+        self.state = State::Calling {
+            request,
+            in_flight: false,
+            pause: Some(delay),
+            attempts: attempts + 1,
+            delay: delay.saturating_mul(2),
+        };
+        Ok(())
+    }
+
+    /// The server's answer to a request, checked to list the request's documents in order.
+    fn decode(&self, answer: &[u8], metas: &[Outgoing]) -> Result<SyncResponse, ClientError> {
+        let response: SyncResponse =
+            batch::decode(answer).map_err(|e| ClientError::BadResponse {
+                server: self.server.clone(),
+                reason: e.to_string(),
+            })?;
+        let matches = response.documents.len() == metas.len()
+            && response
+                .documents
+                .iter()
+                .zip(metas)
+                .all(|(reply, meta)| reply.id == meta.delta.id);
+        if !matches {
+            return Err(ClientError::BadResponse {
+                server: self.server.clone(),
+                reason: "the answer does not list the documents of the request".to_owned(),
+            });
+        }
+        Ok(response)
+    }
+
+    /// Applies the answer to one request: the records of the whole request are one write.
+    fn apply_response(
+        &mut self,
+        replica: &mut Replica,
+        metas: &[Outgoing],
+        sent_documents: usize,
+        response: SyncResponse,
+        progress: &mut dyn FnMut(&SyncEvent),
+    ) -> Result<(), ClientError> {
+        self.report.documents_checked += metas.len();
+        self.report.documents_sent += sent_documents;
+        let mut records = Batch::new();
+        let mut outcome = Ok(());
+        for (meta, reply) in metas.iter().zip(response.documents) {
+            if let Err(error) = replica.apply_reply(meta, reply, &mut records, self, progress) {
+                outcome = Err(error);
+                break;
+            }
+            self.done += 1;
+        }
+        // What was applied is recorded even when a later document failed.
+        sync_records::put_estimates(&mut records, &self.estimates);
+        replica.storage().apply(records)?;
+        outcome?;
+        replica.tick();
+        progress(&SyncEvent::Progress {
+            done: self.done,
+            total: self.total,
+            bytes_up: self.report.bytes_up,
+            bytes_down: self.report.bytes_down,
+        });
+        Ok(())
+    }
+
+    /// The end of the pass: when it was complete, when; and the link's state.
+    fn finish(&mut self, replica: &mut Replica) -> Result<SyncReport, ClientError> {
+        if self.report.is_complete() {
+            let mut batch = Batch::new();
+            sync_records::put_last_sync(&mut batch, sync_records::now_ms());
+            replica.storage().apply(batch)?;
+        }
+        let last_sync = replica.last_sync()?;
+        self.report.events.push(ReplicaEvent::SyncStateChanged {
+            reachable: true,
+            last_sync,
+            error: None,
+        });
+        Ok(std::mem::take(&mut self.report))
     }
 
     fn fail(&mut self, document_id: DocumentId, reason: impl Into<String>) {
@@ -337,12 +789,8 @@ impl Replica {
         options: &SyncOptions,
         progress: &mut dyn FnMut(&SyncEvent),
     ) -> Result<SyncReport, ClientError> {
-        let since = self.changes_cursor()?;
-        let mut pass = new_pass(options, progress);
-        pass.estimates = sync_records::estimates(self.storage())?;
-        let page = pass.attempt(|_| transport.changes(since.as_deref(), Duration::ZERO))?;
-        self.run_pass(transport, page, &mut pass)?;
-        Ok(pass.report)
+        let pass = self.begin_sync(&transport.server(), options)?;
+        self.drive(pass, transport, progress)
     }
 
     /// A pass that starts from a page of the changes feed already read (the live loop's
@@ -354,11 +802,53 @@ impl Replica {
         options: &SyncOptions,
         progress: &mut dyn FnMut(&SyncEvent),
     ) -> Result<SyncReport, ClientError> {
-        let mut pass = new_pass(options, progress);
-        pass.estimates = sync_records::estimates(self.storage())?;
+        let pass = self.begin_sync_from_page(&transport.server(), page, options)?;
+        self.drive(pass, transport, progress)
+    }
+
+    /// A pass to drive step by step ([`SyncPass`]); its first request reads the feed.
+    /// `server` names the server in messages.
+    pub fn begin_sync(&self, server: &str, options: &SyncOptions) -> Result<SyncPass, ClientError> {
+        let since = self.changes_cursor()?;
+        let estimates = sync_records::estimates(self.storage())?;
+        Ok(SyncPass::new(
+            server.to_owned(),
+            options,
+            estimates,
+            SyncPass::calling(Pending::Feed { since }, options),
+        ))
+    }
+
+    /// [`Replica::begin_sync`] from a page of the feed already read (counted as a request).
+    pub fn begin_sync_from_page(
+        &self,
+        server: &str,
+        page: ChangesPage,
+        options: &SyncOptions,
+    ) -> Result<SyncPass, ClientError> {
+        let estimates = sync_records::estimates(self.storage())?;
+        let mut pass = SyncPass::new(server.to_owned(), options, estimates, State::Planning(page));
         pass.report.round_trips += 1;
-        self.run_pass(transport, page, &mut pass)?;
-        Ok(pass.report)
+        Ok(pass)
+    }
+
+    /// Runs a pass to its end over a blocking transport.
+    fn drive(
+        &mut self,
+        mut pass: SyncPass,
+        transport: &dyn Transport,
+        progress: &mut dyn FnMut(&SyncEvent),
+    ) -> Result<SyncReport, ClientError> {
+        loop {
+            match pass.step(self, progress)? {
+                SyncStep::Call(call) => {
+                    let answer = call.run(transport);
+                    pass.answer(self, answer, progress)?;
+                }
+                SyncStep::Wait(delay) => std::thread::sleep(delay),
+                SyncStep::Done(report) => return Ok(report),
+            }
+        }
     }
 
     /// The changes-feed cursor recorded by the last pass, if any.
@@ -389,43 +879,6 @@ impl Replica {
         let mut candidates = sync_records::members(self.storage(), CHECK)?;
         candidates.extend(sync_records::members(self.storage(), DIRTY)?);
         Ok(candidates)
-    }
-
-    fn run_pass(
-        &mut self,
-        transport: &dyn Transport,
-        page: ChangesPage,
-        pass: &mut Pass<'_>,
-    ) -> Result<(), ClientError> {
-        pass.report.reset = page.reset;
-        pass.report.bytes_down += page.wire_bytes as u64;
-        self.record_page(&page)?;
-        let candidates = self.sync_candidates()?;
-        pass.total = candidates.len();
-        pass.emit(SyncEvent::Planned {
-            documents: candidates.len(),
-            reset: page.reset,
-        });
-        self.send_all(
-            transport,
-            candidates.into_iter().map(|id| (id, false)),
-            pass,
-        )?;
-        let repairs = std::mem::take(&mut pass.repairs);
-        pass.total += repairs.len();
-        self.send_all(transport, repairs.into_iter().map(|id| (id, true)), pass)?;
-        if pass.report.is_complete() {
-            let mut batch = Batch::new();
-            sync_records::put_last_sync(&mut batch, sync_records::now_ms());
-            self.storage().apply(batch)?;
-        }
-        let last_sync = self.last_sync()?;
-        pass.report.events.push(ReplicaEvent::SyncStateChanged {
-            reachable: true,
-            last_sync,
-            error: None,
-        });
-        Ok(())
     }
 
     /// Records a page of the feed and its cursor in one atomic write.
@@ -460,50 +913,6 @@ impl Replica {
             }
         }
         self.storage().apply(batch)?;
-        Ok(())
-    }
-
-    /// Builds and sends requests for `documents` (each with whether to send it whole).
-    fn send_all(
-        &mut self,
-        transport: &dyn Transport,
-        documents: impl Iterator<Item = (DocumentId, bool)>,
-        pass: &mut Pass<'_>,
-    ) -> Result<(), ClientError> {
-        let max_documents = pass
-            .options
-            .max_batch_documents
-            .clamp(1, SERVER_MAX_BATCH_DOCUMENTS);
-        let mut request: Vec<Outgoing> = Vec::new();
-        let mut cost = 0;
-        for (document_id, whole) in documents {
-            let outgoing = match self.outgoing(document_id, whole, &pass.estimates) {
-                Ok(Some(outgoing)) => outgoing,
-                Ok(None) => {
-                    pass.done += 1;
-                    continue;
-                }
-                // One unreadable document does not stop the others.
-                Err(error @ ClientError::Unreadable { .. }) => {
-                    pass.done += 1;
-                    pass.fail(document_id, error.to_string());
-                    continue;
-                }
-                Err(error) => return Err(error),
-            };
-            if !request.is_empty()
-                && (cost + outgoing.cost > pass.options.max_batch_bytes
-                    || request.len() >= max_documents)
-            {
-                self.send_request(transport, std::mem::take(&mut request), pass)?;
-                cost = 0;
-            }
-            cost += outgoing.cost;
-            request.push(outgoing);
-        }
-        if !request.is_empty() {
-            self.send_request(transport, request, pass)?;
-        }
         Ok(())
     }
 
@@ -596,90 +1005,14 @@ impl Replica {
         )))
     }
 
-    /// Sends one request and applies its answer.
-    fn send_request(
-        &mut self,
-        transport: &dyn Transport,
-        request: Vec<Outgoing>,
-        pass: &mut Pass<'_>,
-    ) -> Result<(), ClientError> {
-        let mut metas = Vec::with_capacity(request.len());
-        let mut documents = Vec::with_capacity(request.len());
-        for outgoing in request {
-            let Outgoing { delta, .. } = &outgoing;
-            documents.push(DocumentDelta {
-                id: delta.id.clone(),
-                heads: delta.heads.clone(),
-                changes: Vec::new(),
-            });
-            metas.push(outgoing);
-        }
-        // Move the changes, which may be large, rather than copy them.
-        for (document, meta) in documents.iter_mut().zip(metas.iter_mut()) {
-            document.changes = std::mem::take(&mut meta.delta.changes);
-        }
-        let sent_documents = documents.iter().filter(|d| !d.changes.is_empty()).count();
-        let body = batch::encode(&SyncRequest {
-            replica: self.peer_id().to_string(),
-            documents,
-        });
-        let server = transport.server();
-        let response: SyncResponse = pass.attempt(|report| {
-            report.bytes_up += body.len() as u64;
-            let answer = transport.sync(body.clone())?;
-            report.bytes_down += answer.len() as u64;
-            let response: SyncResponse =
-                batch::decode(&answer).map_err(|e| ClientError::BadResponse {
-                    server: server.clone(),
-                    reason: e.to_string(),
-                })?;
-            let matches = response.documents.len() == metas.len()
-                && response
-                    .documents
-                    .iter()
-                    .zip(&metas)
-                    .all(|(reply, meta)| reply.id == meta.delta.id);
-            if !matches {
-                return Err(ClientError::BadResponse {
-                    server: server.clone(),
-                    reason: "the answer does not list the documents of the request".to_owned(),
-                });
-            }
-            Ok(response)
-        })?;
-        pass.report.documents_checked += metas.len();
-        pass.report.documents_sent += sent_documents;
-        let mut records = Batch::new();
-        let mut outcome = Ok(());
-        for (meta, reply) in metas.iter().zip(response.documents) {
-            if let Err(error) = self.apply_reply(meta, reply, &mut records, pass) {
-                outcome = Err(error);
-                break;
-            }
-            pass.done += 1;
-        }
-        // What was applied is recorded even when a later document failed.
-        sync_records::put_estimates(&mut records, &pass.estimates);
-        self.storage().apply(records)?;
-        outcome?;
-        self.tick();
-        let event = SyncEvent::Progress {
-            done: pass.done,
-            total: pass.total,
-            bytes_up: pass.report.bytes_up,
-            bytes_down: pass.report.bytes_down,
-        };
-        pass.emit(event);
-        Ok(())
-    }
-
     /// Applies the server's answer for one document; its records go into `records`.
     fn apply_reply(
         &mut self,
         meta: &Outgoing,
         reply: DocumentReply,
         records: &mut Batch,
-        pass: &mut Pass<'_>,
+        pass: &mut SyncPass,
+        progress: &mut dyn FnMut(&SyncEvent),
     ) -> Result<(), ClientError> {
         let document_id = meta.document_id;
         let check = sync_records::doc_key(CHECK, &document_id);
@@ -717,7 +1050,7 @@ impl Replica {
                         heads,
                         title: title.clone(),
                     });
-                    pass.emit(SyncEvent::Received { document_id, title });
+                    progress(&SyncEvent::Received { document_id, title });
                 }
                 if holds_all {
                     sync_records::put_confirmed(records, &document_id, &server_heads);
@@ -743,7 +1076,7 @@ impl Replica {
                         document_id,
                         reason: rejection.reason.clone(),
                     });
-                    pass.emit(SyncEvent::Refused {
+                    progress(&SyncEvent::Refused {
                         document_id,
                         reason: rejection.reason.clone(),
                     });
@@ -772,7 +1105,7 @@ impl Replica {
                     sync_records::put_rejection(records, &rejection);
                 }
                 pass.report.unavailable.push(document_id);
-                pass.emit(SyncEvent::Unavailable { document_id });
+                progress(&SyncEvent::Unavailable { document_id });
             }
             ReplyStatus::Error => {
                 let message = reply
@@ -794,18 +1127,6 @@ impl Replica {
         batch.delete(sync_records::doc_key(set, &document_id));
         self.storage().apply(batch)?;
         Ok(())
-    }
-}
-
-fn new_pass<'a>(options: &'a SyncOptions, progress: &'a mut dyn FnMut(&SyncEvent)) -> Pass<'a> {
-    Pass {
-        options,
-        progress,
-        report: SyncReport::default(),
-        estimates: Estimates::default(),
-        done: 0,
-        total: 0,
-        repairs: Vec::new(),
     }
 }
 

@@ -280,8 +280,10 @@ async fn authenticate(parts: &Parts, state: &AppState) -> Result<AuthenticatedTo
     let token = BearerToken::from_secret(token);
     let checked = token.clone();
     // Two storage reads: blocking work, kept off the async threads.
-    let principal =
-        tokio::task::spawn_blocking(move || auth.check_token(checked.expose_secret())).await??;
+    let principal = state
+        .sync
+        .blocking(move || auth.check_token(checked.expose_secret()))
+        .await??;
     match principal {
         Some(principal) => Ok(AuthenticatedToken { principal, token }),
         None => Err(AppError::Unauthorized(

@@ -20,7 +20,7 @@ use passerelle_core::batch::{self, DocumentDelta, DocumentReply, ReplyStatus, Sy
 use passerelle_core::{DeltaOutcome, DeltaRequest, DocumentId, PeerId};
 use serde::{Deserialize, Serialize};
 
-use crate::auth::{Access, AuthStore, Operation, Principal, access_for, allowed};
+use crate::auth::{Access, Operation, Principal, access_for, allowed};
 use crate::error::AppError;
 use crate::http::{AppState, Authenticated};
 use crate::sync::feed::{Cursor, CursorError, Since};
@@ -102,23 +102,24 @@ async fn one_document(
         missing: Vec::new(),
         message,
     };
-    let (exists, rights) = access(&state.auth, principal, document_id).await?;
+    let (exists, rights) = access(state, principal, document_id).await?;
     let may_write = if rights >= Access::Read {
         rights >= Access::Write
     } else if !exists && !document.changes.is_empty() && allowed(principal, None, Operation::Create)
     {
         let auth = Arc::clone(&state.auth);
         let creator = principal.clone();
-        let created =
-            tokio::task::spawn_blocking(move || auth.create_document(&document_id, &creator))
-                .await
-                .map_err(|e| AppError::internal(e.to_string()))?
-                .map_err(|e| AppError::internal(e.to_string()))?;
+        let created = state
+            .sync
+            .blocking(move || auth.create_document(&document_id, &creator))
+            .await
+            .map_err(|e| AppError::internal(e.to_string()))?
+            .map_err(|e| AppError::internal(e.to_string()))?;
         match created {
             Ok(_) => true,
             // Created by someone else in the meantime: decide on its rules.
             Err(_) => {
-                let (_, rights) = access(&state.auth, principal, document_id).await?;
+                let (_, rights) = access(state, principal, document_id).await?;
                 if rights < Access::Read {
                     return Ok(reply(ReplyStatus::Unavailable, None));
                 }
@@ -180,11 +181,11 @@ async fn one_document(
 
 /// Whether the document exists, and the principal's access to it.
 async fn access(
-    auth: &Arc<AuthStore>,
+    state: &AppState,
     principal: &Principal,
     document_id: DocumentId,
 ) -> Result<(bool, Access), AppError> {
-    let acl = super::document_acl(auth, document_id)
+    let acl = super::document_acl(&state.sync, &state.auth, document_id)
         .await
         .map_err(AppError::internal)?;
     Ok((acl.is_some(), access_for(principal, acl.as_ref())))
@@ -225,6 +226,10 @@ pub struct ChangedDocument {
     pub id: String,
     /// Its heads as hex strings; empty on reset.
     pub heads: Vec<String>,
+    /// `true`: the document was erased (`DELETE /v1/docs/{id}`); delete every copy of it.
+    /// Absent otherwise, so clients that predate erasure read the answer as before.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub deleted: bool,
 }
 
 /// `GET /v1/changes?since=CURSOR&wait=SECONDS`.
@@ -257,11 +262,23 @@ pub(crate) async fn changes(
             Since::Changes(changed) => {
                 let mut documents = Vec::new();
                 for (id, heads) in changed {
-                    let (_, rights) = access(&state.auth, &principal, id).await?;
+                    // An erased document: told to those who could read it before.
+                    if let Some(acl) = feed.erased(&id) {
+                        if access_for(&principal, Some(&acl)) >= Access::Read {
+                            documents.push(ChangedDocument {
+                                id: id.to_string(),
+                                heads: Vec::new(),
+                                deleted: true,
+                            });
+                        }
+                        continue;
+                    }
+                    let (_, rights) = access(&state, &principal, id).await?;
                     if rights >= Access::Read {
                         documents.push(ChangedDocument {
                             id: id.to_string(),
                             heads: heads.iter().map(|h| h.to_string()).collect(),
+                            deleted: false,
                         });
                     }
                 }
@@ -298,24 +315,27 @@ async fn all_visible(
     let docs = Arc::clone(&state.sync.docs);
     let auth = Arc::clone(&state.auth);
     let principal = principal.clone();
-    tokio::task::spawn_blocking(move || {
-        let mut visible = Vec::new();
-        for id in docs
-            .list_documents()
-            .map_err(|e| AppError::internal(e.to_string()))?
-        {
-            let acl = auth
-                .acl(&id)
-                .map_err(|e| AppError::internal(e.to_string()))?;
-            if access_for(&principal, acl.as_ref()) >= Access::Read {
-                visible.push(ChangedDocument {
-                    id: id.to_string(),
-                    heads: Vec::new(),
-                });
+    state
+        .sync
+        .blocking(move || {
+            let mut visible = Vec::new();
+            for id in docs
+                .list_documents()
+                .map_err(|e| AppError::internal(e.to_string()))?
+            {
+                let acl = auth
+                    .acl(&id)
+                    .map_err(|e| AppError::internal(e.to_string()))?;
+                if access_for(&principal, acl.as_ref()) >= Access::Read {
+                    visible.push(ChangedDocument {
+                        id: id.to_string(),
+                        heads: Vec::new(),
+                        deleted: false,
+                    });
+                }
             }
-        }
-        Ok(visible)
-    })
-    .await
-    .map_err(|e| AppError::internal(e.to_string()))?
+            Ok(visible)
+        })
+        .await
+        .map_err(|e| AppError::internal(e.to_string()))?
 }

@@ -16,6 +16,8 @@ use automerge::ChangeHash;
 use passerelle_core::DocumentId;
 use tokio::sync::watch;
 
+use crate::auth::DocumentAcl;
+
 /// The most entries the feed keeps; older cursors get `reset`.
 const MAX_ENTRIES: usize = 100_000;
 
@@ -66,6 +68,9 @@ struct Entries {
     latest: HashMap<DocumentId, (u64, Vec<ChangeHash>)>,
     /// The lowest seq a cursor may name without a reset.
     floor: u64,
+    /// Documents whose latest entry is their erasure, with the rules they had: the feed
+    /// tells those who could read them (and only them) that they are gone.
+    erased: HashMap<DocumentId, DocumentAcl>,
 }
 
 /// The feed. Shared by the hub (which publishes) and the HTTP handlers (which read).
@@ -85,9 +90,16 @@ impl Default for ChangeFeed {
 impl ChangeFeed {
     /// An empty feed with a new epoch.
     pub fn new() -> Self {
+        Self::with_epoch(rand_epoch())
+    }
+
+    /// An empty feed with the given epoch (simulations, which must replay exactly). Every
+    /// start of a server must use a different one, or a client's cursor from before a restart
+    /// would not be reset.
+    pub fn with_epoch(epoch: u64) -> Self {
         let (head, _) = watch::channel(0);
         Self {
-            epoch: rand_epoch(),
+            epoch,
             entries: Mutex::new(Entries::default()),
             head,
         }
@@ -103,7 +115,32 @@ impl ChangeFeed {
 
     /// Records that `document_id` now durably has `heads`.
     pub fn publish(&self, document_id: DocumentId, heads: Vec<ChangeHash>) {
+        self.publish_entry(document_id, heads, None);
+    }
+
+    /// Records that `document_id` was erased; `acl` (its rules before erasure) decides who
+    /// hears of it. The entry lists no heads.
+    pub fn publish_erased(&self, document_id: DocumentId, acl: DocumentAcl) {
+        self.publish_entry(document_id, Vec::new(), Some(acl));
+    }
+
+    /// The rules an erased document had, if its latest entry is its erasure.
+    pub fn erased(&self, document_id: &DocumentId) -> Option<DocumentAcl> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries.erased.get(document_id).cloned()
+    }
+
+    fn publish_entry(
+        &self,
+        document_id: DocumentId,
+        heads: Vec<ChangeHash>,
+        erased: Option<DocumentAcl>,
+    ) {
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        match erased {
+            Some(acl) => entries.erased.insert(document_id, acl),
+            None => entries.erased.remove(&document_id),
+        };
         let seq = *self.head.borrow() + 1;
         if let Some((old_seq, _)) = entries.latest.insert(document_id, (seq, heads)) {
             entries.by_seq.remove(&old_seq);
@@ -112,6 +149,7 @@ impl ChangeFeed {
         while entries.by_seq.len() > MAX_ENTRIES {
             if let Some((oldest, doc)) = entries.by_seq.pop_first() {
                 entries.latest.remove(&doc);
+                entries.erased.remove(&doc);
                 entries.floor = oldest;
             }
         }

@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use automerge::ChangeHash;
 use passerelle_core::{
@@ -18,6 +18,9 @@ use passerelle_core::{
 };
 use passerelle_store::DocStore;
 use tokio::sync::{mpsc, oneshot};
+// tokio's clock (the system's, except under a paused or simulated runtime), so that a
+// simulation drives the engine's time too.
+use tokio::time::Instant;
 
 use crate::auth::{AuthStore, Principal};
 use crate::sync::feed::ChangeFeed;
@@ -67,6 +70,10 @@ pub(crate) enum Command {
     Drain(oneshot::Sender<()>),
     /// An HTTP batch-sync request of this peer is over.
     DeltaDone(PeerId),
+    /// Erasure: drop the document from the engine with its peers' sync states, then answer
+    /// once every storage task issued so far is answered (so none writes after the caller's
+    /// final sweep of the document's keys).
+    Forget(DocumentId, oneshot::Sender<()>),
 }
 
 /// Settings of the hub.
@@ -80,6 +87,16 @@ pub struct HubConfig {
     pub evict_idle_after: Duration,
     /// Messages queued for one connection before it is considered too slow and dropped.
     pub outbox_capacity: usize,
+    /// Runs the storage work on the hub's own task instead of the writer thread: each group
+    /// of jobs is written, flushed and answered before the hub takes its next command, and
+    /// the handlers' blocking storage calls (token and ACL checks) run in place. The same
+    /// durability, but the whole server waits for the disk. For deterministic simulations
+    /// (`tests/sim.rs`); `false` in production.
+    pub inline_storage: bool,
+    /// Seeds the engine's randomness, the server's peer id and the changes feed's epoch, so
+    /// that a simulation replays exactly; `None` (production): random. Each start of a
+    /// server must use a different seed (the epoch tells cursors from before a restart).
+    pub seed: Option<u64>,
 }
 
 impl Default for HubConfig {
@@ -89,6 +106,8 @@ impl Default for HubConfig {
             max_loaded_documents: 100,
             evict_idle_after: Duration::from_secs(10),
             outbox_capacity: 1_024,
+            inline_storage: false,
+            seed: None,
         }
     }
 }
@@ -142,12 +161,24 @@ impl Hub {
         feed: Arc<ChangeFeed>,
         metrics: Arc<Metrics>,
     ) -> Self {
-        let server_peer_id = PeerId::random();
+        let server_peer_id = match config.seed {
+            Some(seed) => format!("peer-{seed:016x}")
+                .parse()
+                .expect("a valid peer id"),
+            None => PeerId::random(),
+        };
         let mut engine_config = EngineConfig::new(server_peer_id.clone());
         engine_config.max_loaded_documents = config.max_loaded_documents;
         engine_config.evict_idle_after_ms = config.evict_idle_after.as_millis() as u64;
+        if let Some(seed) = config.seed {
+            engine_config.seed = seed;
+        }
         let (commands, receiver) = mpsc::channel(4_096);
-        let writer = Writer::start(docs, auth, Arc::clone(&metrics), commands.clone());
+        let writer = if config.inline_storage {
+            Writer::inline(docs, auth, Arc::clone(&metrics))
+        } else {
+            Writer::start(docs, auth, Arc::clone(&metrics), commands.clone())
+        };
         let task = HubTask {
             engine: Engine::new(engine_config),
             started: Instant::now(),
@@ -211,6 +242,17 @@ impl Hub {
         let _ = self.commands.send(Command::DeltaDone(peer)).await;
     }
 
+    /// Drops an erased document from the engine and waits for the storage tasks in flight
+    /// (see [`Command::Forget`]). `false` when the hub is gone.
+    pub(crate) async fn forget(&self, document_id: DocumentId) -> bool {
+        let (reply, done) = oneshot::channel();
+        self.commands
+            .send(Command::Forget(document_id, reply))
+            .await
+            .is_ok()
+            && done.await.is_ok()
+    }
+
     /// Waits until every storage task issued so far is answered: after this, everything the
     /// server acknowledged is on disk. Used at shutdown.
     pub async fn drain(&self) {
@@ -226,11 +268,11 @@ impl HubTask {
         let mut tick = tokio::time::interval(tick_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            // Biased, ticks first: `select!` otherwise picks at random among ready branches,
+            // which a simulation cannot replay. A tick is ready once per interval, so it
+            // cannot starve the commands.
             tokio::select! {
-                command = receiver.recv() => {
-                    let Some(command) = command else { break };
-                    self.command(command);
-                }
+                biased;
                 _ = tick.tick() => {
                     let effects = self.engine.handle(self.now(), Event::Tick);
                     self.effects(effects);
@@ -238,7 +280,12 @@ impl HubTask {
                     self.metrics.documents_loaded.store(loaded as u64, Ordering::Relaxed);
                     self.release_memory_when_quiet(loaded);
                 }
+                command = receiver.recv() => {
+                    let Some(command) = command else { break };
+                    self.command(command);
+                }
             }
+            self.run_inline_storage();
         }
     }
 
@@ -254,7 +301,19 @@ impl HubTask {
         if burst_over || (evicted && self.last_trim.elapsed() >= TRIM_INTERVAL) {
             self.last_trim = Instant::now();
             self.worked_since_trim = false;
-            tokio::task::spawn_blocking(super::memory::release_free_memory);
+            if !self.writer.is_inline() {
+                tokio::task::spawn_blocking(super::memory::release_free_memory);
+            }
+        }
+    }
+
+    /// With [`HubConfig::inline_storage`]: writes, flushes and answers the jobs queued, and
+    /// those their answers bring, until none is left. Nothing to do with the writer thread.
+    fn run_inline_storage(&mut self) {
+        while let Some(results) = self.writer.run_inline() {
+            if !results.is_empty() {
+                self.command(Command::Storage(results));
+            }
         }
     }
 
@@ -357,6 +416,11 @@ impl HubTask {
                     }
                 }
             }
+            Command::Forget(document_id, reply) => {
+                let effects = self.engine.forget_document(now, document_id);
+                self.effects(effects);
+                self.command(Command::Drain(reply));
+            }
             Command::Drain(reply) => {
                 if self.pending_storage == 0 {
                     let _ = reply.send(());
@@ -437,7 +501,12 @@ impl HubTask {
         }
     }
 
-    fn record_authorship(&self, document_id: DocumentId, from: &PeerId, hashes: Vec<ChangeHash>) {
+    fn record_authorship(
+        &mut self,
+        document_id: DocumentId,
+        from: &PeerId,
+        hashes: Vec<ChangeHash>,
+    ) {
         let principal = match (self.connections.get(from), self.http_principals.get(from)) {
             (Some(connection), _) => connection.principal.clone(),
             (None, Some((principal, _))) => principal.clone(),

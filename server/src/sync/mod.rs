@@ -25,6 +25,7 @@ use passerelle_core::DocumentId;
 /// there, else read on a blocking thread. The sync paths check it on every message, so the
 /// common case must cost neither a storage read nor a thread hand-off. Errors are for logs.
 pub(crate) async fn document_acl(
+    sync: &SyncState,
     auth: &Arc<AuthStore>,
     document_id: DocumentId,
 ) -> Result<Option<DocumentAcl>, String> {
@@ -32,7 +33,7 @@ pub(crate) async fn document_acl(
         return Ok(acl);
     }
     let auth = Arc::clone(auth);
-    tokio::task::spawn_blocking(move || auth.acl(&document_id))
+    sync.blocking(move || auth.acl(&document_id))
         .await
         .map_err(|join| join.to_string())?
         .map_err(|error| error.to_string())
@@ -55,6 +56,8 @@ pub struct SyncState {
     pub outbox_capacity: usize,
     /// Set to `true` at shutdown: every connection closes.
     pub closing: Arc<tokio::sync::watch::Sender<bool>>,
+    /// [`HubConfig::inline_storage`]: blocking calls run in place (see [`SyncState::blocking`]).
+    inline_storage: bool,
 }
 
 impl SyncState {
@@ -66,7 +69,11 @@ impl SyncState {
             uuid::Uuid::new_v4().to_string()
         });
         let docs = Arc::new(DocStore::new(storage));
-        let feed = Arc::new(ChangeFeed::new());
+        let feed = Arc::new(match config.seed {
+            Some(seed) => ChangeFeed::with_epoch(seed),
+            None => ChangeFeed::new(),
+        });
+        let inline_storage = config.inline_storage;
         let metrics = Arc::new(Metrics::default());
         let outbox_capacity = config.outbox_capacity;
         let hub = Hub::start(
@@ -84,6 +91,21 @@ impl SyncState {
             storage_id,
             outbox_capacity,
             closing: Arc::new(tokio::sync::watch::channel(false).0),
+            inline_storage,
+        }
+    }
+
+    /// Runs blocking storage work (a token or ACL check) on tokio's blocking pool, or in place
+    /// under [`HubConfig::inline_storage`], where a thread's timing would make a simulation
+    /// impossible to replay.
+    pub(crate) async fn blocking<R: Send + 'static>(
+        &self,
+        work: impl FnOnce() -> R + Send + 'static,
+    ) -> Result<R, tokio::task::JoinError> {
+        if self.inline_storage {
+            Ok(work())
+        } else {
+            tokio::task::spawn_blocking(work).await
         }
     }
 }

@@ -309,7 +309,7 @@ impl Connection {
 
     /// Whether the document exists, and this principal's access to it.
     async fn access(&self, document_id: DocumentId) -> Result<(bool, Access), End> {
-        match super::document_acl(&self.state.auth, document_id).await {
+        match super::document_acl(&self.state.sync, &self.state.auth, document_id).await {
             Ok(acl) => Ok((acl.is_some(), access_for(&self.principal, acl.as_ref()))),
             Err(error) => {
                 tracing::error!(%document_id, "could not read a document's rules: {error}");

@@ -44,10 +44,20 @@ pub(crate) enum Job {
 }
 
 /// The handle of the writer thread; the thread ends when the handle is dropped, after the
-/// jobs already queued.
+/// jobs already queued. Or, with [`HubConfig::inline_storage`](super::HubConfig), the same
+/// work done on the hub's task: jobs queue here until the hub calls [`Writer::run_inline`].
 #[derive(Debug)]
-pub(crate) struct Writer {
-    jobs: std_mpsc::Sender<Job>,
+pub(crate) struct Writer(Mode);
+
+#[derive(Debug)]
+enum Mode {
+    Thread(std_mpsc::Sender<Job>),
+    Inline {
+        docs: Arc<DocStore>,
+        auth: Arc<AuthStore>,
+        metrics: Arc<Metrics>,
+        queued: Vec<Job>,
+    },
 }
 
 impl Writer {
@@ -66,13 +76,60 @@ impl Writer {
             .name("passerelle-storage".into())
             .spawn(move || run(queue, &docs, &auth, &metrics, &hub))
             .expect("could not start the storage thread");
-        Self { jobs }
+        Self(Mode::Thread(jobs))
+    }
+
+    /// A writer without a thread: jobs wait for [`Writer::run_inline`].
+    pub(crate) fn inline(docs: Arc<DocStore>, auth: Arc<AuthStore>, metrics: Arc<Metrics>) -> Self {
+        Self(Mode::Inline {
+            docs,
+            auth,
+            metrics,
+            queued: Vec::new(),
+        })
+    }
+
+    /// Whether this writer runs on the hub's task.
+    pub(crate) fn is_inline(&self) -> bool {
+        matches!(self.0, Mode::Inline { .. })
     }
 
     /// Queues a job; `false` if the thread is gone (it only stops when its handle drops, or
     /// if it panicked).
-    pub(crate) fn submit(&self, job: Job) -> bool {
-        self.jobs.send(job).is_ok()
+    pub(crate) fn submit(&mut self, job: Job) -> bool {
+        match &mut self.0 {
+            Mode::Thread(jobs) => jobs.send(job).is_ok(),
+            Mode::Inline { queued, .. } => {
+                queued.push(job);
+                true
+            }
+        }
+    }
+
+    /// Inline mode: runs everything queued as one group, exactly as the thread would (write,
+    /// one flush, compaction after), and returns its results for the hub; `None` when nothing
+    /// is queued (always, for a thread).
+    pub(crate) fn run_inline(&mut self) -> Option<Vec<StorageResult>> {
+        let Mode::Inline {
+            docs,
+            auth,
+            metrics,
+            queued,
+        } = &mut self.0
+        else {
+            return None;
+        };
+        if queued.is_empty() {
+            return None;
+        }
+        let group: Vec<Job> = queued.drain(..queued.len().min(MAX_GROUP)).collect();
+        let started = Instant::now();
+        let (results, appended) = write_group(group, docs, auth);
+        metrics.record_storage(started.elapsed());
+        for document_id in appended {
+            docs.maintain(&document_id);
+        }
+        Some(results)
     }
 }
 
@@ -84,29 +141,13 @@ fn run(
     hub: &mpsc::Sender<Command>,
 ) {
     while let Ok(first) = queue.recv() {
+        // Everything queued meanwhile joins the group: one flush answers for all of it.
         let mut group = vec![first];
-        let wait: u64 = std::env::var("PG_WAIT_US")
-            .ok()
-            .and_then(|v| v.parse().ok())
-            .unwrap_or(0);
-        let deadline = Instant::now() + std::time::Duration::from_micros(wait);
         while group.len() < MAX_GROUP {
             match queue.try_recv() {
                 Ok(job) => group.push(job),
-                Err(_) => {
-                    let now = Instant::now();
-                    if now >= deadline {
-                        break;
-                    }
-                    match queue.recv_timeout(deadline - now) {
-                        Ok(job) => group.push(job),
-                        Err(_) => break,
-                    }
-                }
+                Err(_) => break,
             }
-        }
-        if std::env::var("PG_TRACE").is_ok() {
-            eprintln!("group {}", group.len());
         }
         let started = Instant::now();
         let (results, appended) = write_group(group, docs, auth);
@@ -168,10 +209,7 @@ fn write_group(
             },
         }
     }
-    if wrote
-        && std::env::var("PG_NOFLUSH").is_err()
-        && let Err(error) = docs.flush()
-    {
+    if wrote && let Err(error) = docs.flush() {
         tracing::error!("storage flush failed: {error}");
         let reason = format!("storage flush failed: {error}");
         for result in &mut results {
