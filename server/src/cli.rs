@@ -37,6 +37,16 @@ pub(crate) enum Command {
     Backup(BackupArgs),
     /// Restore a backup into a new, empty data directory (with no server running on it).
     Restore(RestoreArgs),
+    /// Verify a stopped server's data directory: read every record (checksums) and load every
+    /// document (chunk hashes, Automerge); name what is damaged and exit non-zero if anything
+    /// is.
+    Check(CheckArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct CheckArgs {
+    #[command(flatten)]
+    pub(crate) data: DataArgs,
 }
 
 /// Where the data lives. Every command takes it.
@@ -260,6 +270,9 @@ pub(crate) fn execute(cli: Cli) -> anyhow::Result<()> {
             (data, AdminCommand::RevokeToken { token })
         }
         Command::Backup(BackupArgs { to, data }) => (data, AdminCommand::Backup { to }),
+        Command::Check(CheckArgs { data }) => {
+            return passerelle_server::check::run_check(&data.data);
+        }
         Command::Restore(RestoreArgs { from, data }) => {
             let summary = backup::restore(&data.data, &from, Progress::for_terminal())?;
             print!("{}", summary.render());

@@ -30,6 +30,7 @@
 //! - [`admin`]: the admin commands, their endpoint, `server.json`, and the loopback client.
 //! - [`backup`]: `backup` and `restore`: the backup file format, per-document consistent
 //!   reads of a running store, and restoring into a fresh data directory.
+//! - [`check`]: `check`, which verifies every record and document of a stopped server's store.
 //! - [`sync`]: the [`Hub`](sync::Hub) that owns the sync engine, the WebSocket endpoint
 //!   (`GET /ws`, the automerge-repo protocol), the changes feed and the metrics.
 //! - `main.rs` and `cli.rs` (the binary): the command line, tracing setup, and `serve`.
@@ -37,6 +38,7 @@
 pub mod admin;
 pub mod auth;
 pub mod backup;
+pub mod check;
 mod docs_http;
 mod error;
 mod http;
