@@ -28,6 +28,10 @@ pub(crate) struct Cli {
     /// ~/.local/share/passerelle].
     #[arg(long, global = true, value_name = "DIR", env = "PASSERELLE_HOME")]
     home: Option<PathBuf>,
+    /// The language of the programme's commands: fr or en [default: from LC_ALL,
+    /// LC_MESSAGES or LANG; French if they say neither].
+    #[arg(long, global = true, value_enum)]
+    lang: Option<crate::lang::Lang>,
     #[command(subcommand)]
     command: Command,
 }
@@ -42,6 +46,10 @@ enum Command {
         /// Your access token, as given by the server's administrator.
         #[arg(long, value_name = "TOKEN")]
         token: String,
+        /// Your user name on the server, recorded with your edits of the programme's
+        /// documents [default: PASSERELLE_USER, else your login name].
+        #[arg(long, value_name = "NAME")]
+        user: Option<String>,
     },
     /// Create a document from a JSON object; prints its id as the last line.
     New {
@@ -133,6 +141,8 @@ enum Command {
     /// replicas, Oujda and Lille, that edit one document offline and then merge. Needs the
     /// `passerelle-server` binary next to this one (or PASSERELLE_SERVER_BIN).
     Demo,
+    #[command(flatten)]
+    Programme(Box<crate::programme::ProgrammeCommand>),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -161,18 +171,27 @@ enum ExportFormat {
 /// Runs the command.
 pub(crate) fn execute(cli: Cli) -> anyhow::Result<()> {
     if let Command::Demo = cli.command {
-        // The demo keeps its replicas in its own temporary directory.
+        // The demo keeps its replicas in its own temporary directory, and speaks English.
+        crate::lang::Lang::set_current(crate::lang::Lang::En);
         return crate::demo::run();
     }
+    crate::lang::Lang::set_current(crate::lang::Lang::detect(cli.lang));
     let home = match cli.home {
         Some(home) => home,
         None => default_home()?,
     };
     match cli.command {
-        Command::Init { server, token } => {
+        Command::Init {
+            server,
+            token,
+            user,
+        } => {
             let config = ServerConfig::new(&server, &token)?;
             let replica = Replica::open(&home)?;
             replica.configure_server(&config)?;
+            if let Some(user) = user {
+                crate::programme::remember_user(&home, &user)?;
+            }
             println!(
                 "replica ready at {}; it will sync with {} (not contacted yet)",
                 home.display(),
@@ -347,6 +366,7 @@ pub(crate) fn execute(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Demo => unreachable!("handled above"),
+        Command::Programme(command) => crate::programme::run(*command, &home)?,
     }
     Ok(())
 }
@@ -765,7 +785,11 @@ fn summary_line(summary: &DocSummary) -> String {
 
 fn status_report(replica: &mut Replica) -> anyhow::Result<String> {
     let mut out = String::new();
-    writeln!(out, "replica: {}", replica.directory().display())?;
+    writeln!(
+        out,
+        "replica: {}",
+        replica.directory().unwrap_or(Path::new("")).display()
+    )?;
     match replica.server()? {
         Some(config) => {
             let reachability = match HttpTransport::new(&config)?.check(CHECK_TIMEOUT) {

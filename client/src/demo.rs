@@ -17,12 +17,32 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context as _, bail};
-use passerelle_client::{
-    AccessLevel, DocPath, Grantee, HttpTransport, Replica, ReplicaEvent, ServerConfig,
-};
+use automerge::AutoCommit;
+use jiff::Timestamp;
+use passerelle_client::{AccessLevel, Grantee, HttpTransport, Replica, ReplicaEvent, ServerConfig};
+use passerelle_core::DocumentId;
+use passerelle_model::{Direction, Document, ModelError, Place, Stamp, mission};
 use serde_json::json;
 
-use crate::cli::{history_text, render};
+use crate::cli::history_text;
+use crate::programme::conflicts::conflict_text;
+use crate::programme::mission::show_text;
+use crate::programme::{load_document, save_document};
+
+fn status_path() -> passerelle_model::FieldPath {
+    "status".parse().expect("a valid field path")
+}
+
+/// One edit of a programme document, as the CLI's verbs make it: load, change, check, save.
+fn edit(
+    replica: &mut Replica,
+    id: DocumentId,
+    change: impl FnOnce(&mut AutoCommit) -> Result<(), ModelError>,
+) -> anyhow::Result<()> {
+    let (mut doc, _) = load_document(replica, id)??;
+    change(&mut doc)?;
+    save_document(replica, id, &mut doc)
+}
 
 /// The environment variable naming the server binary, when it is not next to this one.
 const SERVER_BIN_VARIABLE: &str = "PASSERELLE_SERVER_BIN";
@@ -128,30 +148,48 @@ fn tour(server_binary: &Path, dir: &Path) -> anyhow::Result<()> {
     println!("what each person would type; the demo does the same through the client library.");
     let oujda_home = dir.join("oujda");
     let lille_home = dir.join("lille");
-    let agenda: DocPath = "agenda".parse()?;
 
     step(
         1,
         "Oujda, offline: the officer plans a mission. No server is running yet.",
     );
     let mut oujda = Replica::open(&oujda_home)?;
-    command("passerelle new --json mission.json");
-    let id = oujda.create(&json!({
-        "type": "mission",
-        "title": {"fr": "Mission Lille → Oujda", "ar": "بعثة ليل إلى وجدة"},
-        "status": "draft",
-        "agenda": [],
-    }))?;
-    command(&format!(
-        "passerelle append {id} agenda '{{\"when\": \"lundi\", \"title\": \"Visite de la régie de quartier\"}}'"
-    ));
-    oujda.append(
-        id,
-        &agenda,
-        &json!({"when": "lundi", "title": "Visite de la régie de quartier"}),
+    let samira = |at| Stamp::new("samira", at);
+    let claire = |at| Stamp::new("claire", at);
+    command(
+        "passerelle mission new --direction lille-to-oujda --title \"Mission Lille → Oujda\" \\\n       --title-ar \"بعثة ليل إلى وجدة\"",
+    );
+    let mut doc = mission::new_mission(
+        &mission::NewMission {
+            direction: Direction::LilleToOujda,
+            title: vec![
+                ("fr".to_owned(), "Mission Lille → Oujda".to_owned()),
+                ("ar".to_owned(), "بعثة ليل إلى وجدة".to_owned()),
+            ],
+            start: None,
+            end: None,
+        },
+        &samira(Timestamp::now()),
     )?;
+    let id = DocumentId::random();
+    save_document(&mut oujda, id, &mut doc)?;
+    command(&format!(
+        "passerelle mission agenda add {id} \"Visite de la régie de quartier\""
+    ));
+    edit(&mut oujda, id, |doc| {
+        mission::add_agenda_item(
+            doc,
+            Place::End,
+            None,
+            "Visite de la régie de quartier",
+            None,
+            &samira(Timestamp::now()),
+        )
+        .map(drop)
+    })?;
     say(&format!(
-        "Saved on the laptop's disk: document {id}, {} change(s) waiting for a server.",
+        "Saved on the laptop's disk: document {id}, a typed mission (schema 2), {} change(s) \
+         waiting for a server.",
         oujda.sync_status(id)?.pending_changes
     ));
 
@@ -168,9 +206,9 @@ fn tour(server_binary: &Path, dir: &Path) -> anyhow::Result<()> {
         data.display()
     ));
     command("passerelle-server user add samira --org oujda --role admin");
-    let samira = add_user(server_binary, &data, "samira", "oujda", "admin")?;
+    let samira_token = add_user(server_binary, &data, "samira", "oujda", "admin")?;
     command("passerelle-server user add claire --org lille --role editor");
-    let claire = add_user(server_binary, &data, "claire", "lille", "editor")?;
+    let claire_token = add_user(server_binary, &data, "claire", "lille", "editor")?;
     say("samira is the officer, admin of the organisation \"oujda\": she decides who sees its");
     say("documents. claire works in Lille's international relations service (an editor).");
 
@@ -181,11 +219,11 @@ fn tour(server_binary: &Path, dir: &Path) -> anyhow::Result<()> {
     command(&format!(
         "passerelle init --server {url} --token $CLAIRE_TOKEN    # in Lille"
     ));
-    let oujda_server = ServerConfig::new(&url, &samira)?;
+    let oujda_server = ServerConfig::new(&url, &samira_token)?;
     oujda.configure_server(&oujda_server)?;
     let oujda_link = HttpTransport::new(&oujda_server)?;
     let mut lille = Replica::open(&lille_home)?;
-    let lille_server = ServerConfig::new(&url, &claire)?;
+    let lille_server = ServerConfig::new(&url, &claire_token)?;
     lille.configure_server(&lille_server)?;
     let lille_link = HttpTransport::new(&lille_server)?;
     command("passerelle sync    # on the laptop in Oujda");
@@ -225,30 +263,71 @@ fn tour(server_binary: &Path, dir: &Path) -> anyhow::Result<()> {
         "Both edit while offline: neither syncs, both save locally.",
     );
     command(&format!(
-        "passerelle set {id} status '\"planned\"'    # in Oujda"
+        "passerelle mission edit {id} --status planned    # in Oujda"
     ));
-    oujda.set(id, &"status".parse()?, &json!("planned"))?;
+    edit(&mut oujda, id, |doc| {
+        passerelle_model::set(
+            doc,
+            &status_path(),
+            &json!("planned"),
+            &samira(Timestamp::now()),
+        )
+    })?;
     command(&format!(
-        "passerelle append {id} agenda '{{\"when\": \"mardi\", \"title\": \"Rencontre avec l'Université Mohammed Ier\"}}'    # in Oujda"
+        "passerelle mission agenda add {id} \"Rencontre avec l'Université Mohammed Ier\"    # in Oujda"
     ));
-    oujda.append(
-        id,
-        &agenda,
-        &json!({"when": "mardi", "title": "Rencontre avec l'Université Mohammed Ier"}),
-    )?;
+    edit(&mut oujda, id, |doc| {
+        mission::add_agenda_item(
+            doc,
+            Place::End,
+            None,
+            "Rencontre avec l'Université Mohammed Ier",
+            None,
+            &samira(Timestamp::now()),
+        )
+        .map(drop)
+    })?;
     command(&format!(
-        "passerelle append {id} agenda '{{\"when\": \"mercredi\", \"title\": \"Accueil de la délégation lilloise\"}}'    # in Lille"
+        "passerelle mission agenda add {id} \"Accueil de la délégation lilloise\"    # in Lille"
     ));
-    lille.append(
-        id,
-        &agenda,
-        &json!({"when": "mercredi", "title": "Accueil de la délégation lilloise"}),
-    )?;
+    edit(&mut lille, id, |doc| {
+        mission::add_agenda_item(
+            doc,
+            Place::End,
+            None,
+            "Accueil de la délégation lilloise",
+            None,
+            &claire(Timestamp::now()),
+        )
+        .map(drop)
+    })?;
+    for person in ["Claire", "Marc"] {
+        command(&format!(
+            "passerelle mission delegation add {id} {person} --org \"Ville de Lille\"    # in Lille"
+        ));
+        edit(&mut lille, id, |doc| {
+            mission::add_delegate(
+                doc,
+                person,
+                Some("Ville de Lille"),
+                None,
+                &claire(Timestamp::now()),
+            )
+            .map(drop)
+        })?;
+    }
     command(&format!(
-        "passerelle set {id} delegation '[\"Claire\", \"Marc\"]'    # in Lille"
+        "passerelle mission edit {id} --status confirmed    # in Lille"
     ));
-    lille.set(id, &"delegation".parse()?, &json!(["Claire", "Marc"]))?;
-    say("Two versions of the mission now exist, one on each side.");
+    edit(&mut lille, id, |doc| {
+        passerelle_model::set(
+            doc,
+            &status_path(),
+            &json!("confirmed"),
+            &claire(Timestamp::now()),
+        )
+    })?;
+    say("Two versions of the mission now exist, one on each side. Both set its status.");
 
     step(6, "The link comes back: both sync.");
     command("passerelle sync    # in Oujda: sends its edits");
@@ -260,14 +339,41 @@ fn tour(server_binary: &Path, dir: &Path) -> anyhow::Result<()> {
 
     step(
         7,
-        "The merged mission: both sides kept every edit, and hold the same document.",
+        "The merged mission: both sides kept every edit; the one true conflict waits for a person.",
     );
-    let merged = oujda.get_json(id)?;
-    if merged != lille.get_json(id)? {
+    say("Every agenda item and both delegates are kept. The status was set twice, to two");
+    say("values: passerelle does not pick one silently, it lists both, with who and when.");
+    command(&format!("passerelle conflicts {id}"));
+    let (doc, _) = load_document(&mut oujda, id)??;
+    let found = passerelle_model::conflicts(&doc)?;
+    if found.is_empty() {
+        bail!("the concurrent status edits left no conflict");
+    }
+    for conflict in &found {
+        for line in conflict_text(id, conflict).lines() {
+            say(line);
+        }
+    }
+    command(&format!(
+        "passerelle resolve {id} status planned    # in Oujda"
+    ));
+    edit(&mut oujda, id, |doc| {
+        passerelle_model::resolve(doc, &status_path(), "planned", &samira(Timestamp::now()))
+            .map(drop)
+    })?;
+    command("passerelle sync    # in Oujda, then in Lille");
+    oujda.sync(&oujda_link, &mut |_| {})?;
+    lille.sync(&lille_link, &mut |_| {})?;
+    let (mut merged, typed) = load_document(&mut oujda, id)??;
+    let (mut other, _) = load_document(&mut lille, id)??;
+    if merged.get_heads() != other.get_heads() {
         bail!("the two replicas differ after syncing");
     }
-    command(&format!("passerelle show {id}"));
-    for line in render(&merged).lines() {
+    let Document::Mission(mission) = typed else {
+        bail!("the demo's document is not a mission");
+    };
+    command(&format!("passerelle mission show {id}"));
+    for line in show_text(id, &mission, &merged)?.lines() {
         say(line);
     }
 

@@ -32,7 +32,10 @@ impl DocSummary {
             Some(Json::String(s)) => Some(s),
             _ => None,
         };
-        let title = field("title").and_then(pick_title);
+        // An actor of the programme's directory has `names` where others have a title.
+        let title = field("title")
+            .and_then(pick_title)
+            .or_else(|| field("names").and_then(pick_title));
         Self {
             id,
             doc_type,

@@ -3,6 +3,9 @@
 
 mod cli;
 mod demo;
+mod lang;
+mod programme;
+mod today;
 
 use std::io::IsTerminal as _;
 use std::process::ExitCode;

@@ -1,0 +1,455 @@
+//! The programme's documents on the command line: `passerelle project|mission|journal|actor|
+//! call|news …`, `edit`, `conflicts`, `resolve` and `today`, over the typed documents of
+//! `passerelle-model`.
+//!
+//! Every command works on the local replica only; the next `passerelle sync` carries the
+//! change. A change is made on a copy of the document loaded from the replica
+//! ([`Ctx::load`]: `passerelle_model::open` migrates a schema-1 document on the way), checked
+//! whole by the model, and merged back with [`Replica::import_automerge`], which returns only
+//! once it is durable. Input is checked before anything is written; an error names the field
+//! (`mission.start (--start): …`) and nothing is saved.
+//!
+//! Who makes an edit ([`Stamp::by`]): `PASSERELLE_USER`, else the name given to
+//! `passerelle init --user`, else the operating system's user name.
+//!
+//! Layout: `project`, `mission`, `journal` (field journals), `directory` (actors, funding
+//! calls, news items), `conflicts` (`edit`, `conflicts`, `resolve`); `crate::today` is the
+//! `today` view.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use anyhow::anyhow;
+use automerge::AutoCommit;
+use clap::Subcommand;
+use jiff::civil::Date;
+use passerelle_client::{ClientError, Replica};
+use passerelle_core::DocumentId;
+use passerelle_model::{
+    DocType, Document, Localized, ModelError, Register, Stamp, UnknownChoice, When,
+};
+
+use crate::lang::{Lang, fill, t};
+
+pub(crate) mod conflicts;
+pub(crate) mod directory;
+pub(crate) mod erase;
+pub(crate) mod journal;
+pub(crate) mod mission;
+pub(crate) mod project;
+
+/// The file in the replica directory that holds the user name given to `passerelle init
+/// --user`.
+const USER_FILE: &str = "user";
+
+/// The programme's commands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ProgrammeCommand {
+    /// Projects: their logframe, indicators and measurements.
+    #[command(subcommand)]
+    Project(project::ProjectCommand),
+    /// Missions: delegation, agenda, follow-up actions.
+    #[command(subcommand)]
+    Mission(mission::MissionCommand),
+    /// The field journal.
+    #[command(subcommand)]
+    Journal(journal::JournalCommand),
+    /// The directory of local actors (people and organisations).
+    #[command(subcommand)]
+    Actor(directory::ActorCommand),
+    /// Calls for proposals and their deadlines.
+    #[command(subcommand)]
+    Call(directory::CallCommand),
+    /// The news watch.
+    #[command(subcommand)]
+    News(directory::NewsCommand),
+    /// Change one field of a programme document: text (merged with others' typing), a
+    /// single value (a status, a date, an amount), or a per-language title, e.g.
+    /// `edit DOC status confirmed`, `edit DOC title.ar "…"`, `edit DOC 'actions[ID].due'
+    /// 2026-06-01`.
+    Edit {
+        /// The document id.
+        doc: String,
+        /// The field, e.g. `status`, `title.fr`, `agenda[ID].notes`.
+        field: String,
+        /// The new value.
+        value: String,
+    },
+    /// List the fields holding concurrent values (set by two people at once), with who set
+    /// each and when; of one document, or of all.
+    Conflicts {
+        /// Only this document.
+        doc: Option<String>,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Choose the value of a conflicting field; the choice and what it replaced are
+    /// recorded in the document.
+    Resolve {
+        /// The document id.
+        doc: String,
+        /// The field, as `passerelle conflicts` names it.
+        field: String,
+        /// The value to keep (one of the conflicting values, or another).
+        value: String,
+    },
+    /// What needs attention: missions in the coming weeks, calls closing soon, overdue
+    /// follow-up actions, conflicts to resolve, changes not yet synced.
+    Today {
+        /// How many weeks ahead to look for missions.
+        #[arg(long, default_value_t = 4, value_name = "WEEKS")]
+        weeks: u16,
+        /// How many days ahead to look for call deadlines.
+        #[arg(long, default_value_t = 14, value_name = "DAYS")]
+        days: u16,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Runs a programme command on the replica in `home`.
+pub(crate) fn run(command: ProgrammeCommand, home: &Path) -> anyhow::Result<()> {
+    match command {
+        ProgrammeCommand::Project(command) => project::run(command, home),
+        ProgrammeCommand::Mission(command) => mission::run(command, home),
+        ProgrammeCommand::Journal(command) => journal::run(command, home),
+        ProgrammeCommand::Actor(command) => directory::run_actor(command, home),
+        ProgrammeCommand::Call(command) => directory::run_call(command, home),
+        ProgrammeCommand::News(command) => directory::run_news(command, home),
+        ProgrammeCommand::Edit { doc, field, value } => conflicts::edit(home, &doc, &field, &value),
+        ProgrammeCommand::Conflicts { doc, json } => conflicts::list(home, doc.as_deref(), json),
+        ProgrammeCommand::Resolve { doc, field, value } => {
+            conflicts::resolve(home, &doc, &field, &value)
+        }
+        ProgrammeCommand::Today { weeks, days, json } => crate::today::run(home, weeks, days, json),
+    }
+}
+
+/// Records the user name `passerelle init --user` was given.
+pub(crate) fn remember_user(home: &Path, name: &str) -> anyhow::Result<()> {
+    let name = check_user(name).ok_or_else(|| {
+        anyhow!("--user: `{name}` is not a user name (1 to 100 characters, no control characters)")
+    })?;
+    std::fs::write(home.join(USER_FILE), format!("{name}\n"))?;
+    Ok(())
+}
+
+fn check_user(name: &str) -> Option<String> {
+    let name = name.trim();
+    (!name.is_empty() && name.chars().count() <= 100 && !name.chars().any(char::is_control))
+        .then(|| name.to_owned())
+}
+
+/// Who edits: `PASSERELLE_USER`, the name given to `init --user`, the OS user, or `unknown`.
+pub(crate) fn user_name(home: &Path) -> String {
+    let env = |name: &str| std::env::var(name).ok().and_then(|v| check_user(&v));
+    env("PASSERELLE_USER")
+        .or_else(|| {
+            std::fs::read_to_string(home.join(USER_FILE))
+                .ok()
+                .and_then(|v| check_user(&v))
+        })
+        .or_else(|| env("USER"))
+        .or_else(|| env("USERNAME"))
+        .or_else(|| env("LOGNAME"))
+        .unwrap_or_else(|| "unknown".to_owned())
+}
+
+/// A programme document loaded from the replica.
+pub(crate) struct Loaded {
+    pub(crate) id: DocumentId,
+    pub(crate) doc: AutoCommit,
+    pub(crate) typed: Document,
+}
+
+/// The replica and who works on it.
+pub(crate) struct Ctx {
+    pub(crate) replica: Replica,
+    pub(crate) home: PathBuf,
+}
+
+impl Ctx {
+    /// Opens the replica; `create` for commands that may start a new one.
+    pub(crate) fn open(home: &Path, create: bool) -> anyhow::Result<Ctx> {
+        if !create && !home.join("store").is_dir() {
+            return Err(anyhow!(fill("err_no_replica", &[&home.display()])));
+        }
+        Ok(Ctx {
+            replica: Replica::open(home)?,
+            home: home.to_path_buf(),
+        })
+    }
+
+    /// Who and when, for an edit made now.
+    pub(crate) fn stamp(&self) -> Stamp {
+        Stamp::new(user_name(&self.home), jiff::Timestamp::now())
+    }
+
+    /// The document named by `arg` (an id, or for a project its code), of type `want`.
+    pub(crate) fn load(
+        &mut self,
+        arg: &str,
+        field: &str,
+        want: Option<DocType>,
+    ) -> anyhow::Result<Loaded> {
+        let id = match arg.parse::<DocumentId>() {
+            Ok(id) => id,
+            Err(_) if want == Some(DocType::Project) => project::by_code(self, arg)?
+                .ok_or_else(|| anyhow!(fill("err_bad_id", &[&field, &arg])))?,
+            Err(_) => return Err(anyhow!(fill("err_bad_id", &[&field, &arg]))),
+        };
+        let (doc, typed) = match load_document(&mut self.replica, id) {
+            Ok(loaded) => loaded,
+            Err(ClientError::UnknownDocument(_)) => {
+                return Err(anyhow!(fill("err_no_doc", &[&field, &id])));
+            }
+            Err(error) => return Err(error.into()),
+        }
+        .map_err(|e| anyhow!(fill("err_not_model", &[&id, &model_text(&e)])))?;
+        if let Some(want) = want
+            && typed.doc_type() != want
+        {
+            return Err(anyhow!(fill(
+                "err_wrong_type",
+                &[&field, &id, &type_name(typed.doc_type()), &type_name(want)]
+            )));
+        }
+        Ok(Loaded { id, doc, typed })
+    }
+
+    /// Every readable programme document of type `want` (others are skipped).
+    pub(crate) fn all(&mut self, want: Option<DocType>) -> anyhow::Result<Vec<Loaded>> {
+        let mut out = Vec::new();
+        for summary in self.replica.list()? {
+            let Some(doc_type) = summary.doc_type.as_deref() else {
+                continue;
+            };
+            let Ok(doc_type) = doc_type.parse::<DocType>() else {
+                continue;
+            };
+            if want.is_some_and(|w| w != doc_type) {
+                continue;
+            }
+            let id = summary.id.to_string();
+            match self.load(&id, "document", Some(doc_type)) {
+                Ok(loaded) => out.push(loaded),
+                Err(error) => tracing::warn!(document = %id, %error, "skipped"),
+            }
+        }
+        Ok(out)
+    }
+
+    /// Saves the edits made to `loaded.doc` (durable when this returns).
+    pub(crate) fn save(&mut self, id: DocumentId, doc: &mut AutoCommit) -> anyhow::Result<()> {
+        save_document(&mut self.replica, id, doc)?;
+        eprintln!("{}", t("saved"));
+        Ok(())
+    }
+
+    /// Stores a new document and returns its id (durable when this returns).
+    pub(crate) fn create(&mut self, doc: &mut AutoCommit) -> anyhow::Result<DocumentId> {
+        let id = DocumentId::random();
+        self.save(id, doc)?;
+        Ok(id)
+    }
+}
+
+/// Loads a programme document from the replica, migrated to the current schema in memory
+/// (`passerelle_model::open`). The outer error is the replica's, the inner the model's.
+#[allow(clippy::type_complexity)]
+pub(crate) fn load_document(
+    replica: &mut Replica,
+    id: DocumentId,
+) -> Result<Result<(AutoCommit, Document), ModelError>, ClientError> {
+    let bytes = replica.export_automerge(id)?;
+    let mut doc = match AutoCommit::load(&bytes) {
+        Ok(doc) => doc,
+        Err(error) => return Ok(Err(ModelError::Automerge(error))),
+    };
+    Ok(passerelle_model::open(&mut doc).map(|typed| (doc, typed)))
+}
+
+/// Merges `doc` (a programme document, new or loaded with [`load_document`] and edited)
+/// into the replica's document `id`, after checking it whole; durable when this returns.
+pub(crate) fn save_document(
+    replica: &mut Replica,
+    id: DocumentId,
+    doc: &mut AutoCommit,
+) -> anyhow::Result<()> {
+    passerelle_model::validate(&*doc).map_err(model_error)?;
+    replica.import_automerge(id, &doc.save())?;
+    Ok(())
+}
+
+/// A document type's name in the current language.
+pub(crate) fn type_name(doc_type: DocType) -> &'static str {
+    t(&format!("type_{}", doc_type.name()))
+}
+
+/// A model error, said in the current language (what a value should look like stays as the
+/// model words it).
+pub(crate) fn model_error(error: ModelError) -> anyhow::Error {
+    anyhow!(model_text(&error))
+}
+
+fn model_text(error: &ModelError) -> String {
+    match error {
+        ModelError::Invalid { path, expected } => fill("err_field", &[path, expected]),
+        ModelError::Missing { path } => fill("err_missing", &[path]),
+        ModelError::NoSuchItem { path } => fill("err_no_item", &[path]),
+        ModelError::NoSuchField { path } => fill("err_no_field", &[path]),
+        ModelError::NoConflict { path } => fill("err_no_conflict", &[path]),
+        ModelError::NotAuthor { path, author } => fill("err_not_author", &[path, author]),
+        other => other.to_string(),
+    }
+}
+
+/// An error about the value of `field`.
+pub(crate) fn invalid(field: &str, value: &str, expected: &str) -> anyhow::Error {
+    let value: String = value.chars().take(60).collect();
+    anyhow!(fill("err_invalid", &[&field, &value, &expected]))
+}
+
+/// A date `YYYY-MM-DD`.
+pub(crate) fn parse_date(field: &str, text: &str) -> anyhow::Result<Date> {
+    let text = text.trim();
+    if text.len() == 10
+        && let Ok(date) = text.parse::<Date>()
+    {
+        return Ok(date);
+    }
+    Err(invalid(field, text, t("exp_date")))
+}
+
+/// One of a fixed set of words (`-` accepted for `_`).
+pub(crate) fn parse_choice<T: FromStr<Err = UnknownChoice>>(
+    field: &str,
+    text: &str,
+) -> anyhow::Result<T> {
+    let word = text.trim().to_lowercase().replace('-', "_");
+    word.parse::<T>()
+        .map_err(|e| invalid(field, text, &fill("exp_one_of", &[&e.expected])))
+}
+
+/// A decimal number (`12`, `0.75`).
+pub(crate) fn check_number(field: &str, text: &str) -> anyhow::Result<String> {
+    let text = text.trim();
+    let digits = text.strip_prefix('-').unwrap_or(text);
+    let (units, fraction) = digits.split_once('.').unwrap_or((digits, "0"));
+    let all = |s: &str| !s.is_empty() && s.len() <= 18 && s.bytes().all(|b| b.is_ascii_digit());
+    if all(units) && all(fraction) {
+        Ok(text.to_owned())
+    } else {
+        Err(invalid(field, text, t("exp_number")))
+    }
+}
+
+/// A date and time with its zone; without a zone, `zone` is taken.
+pub(crate) fn parse_when(field: &str, text: &str, zone: &str) -> anyhow::Result<When> {
+    let text = text.trim();
+    let full = if text.ends_with(']') {
+        text.to_owned()
+    } else {
+        format!("{}[{zone}]", text.replacen(' ', "T", 1))
+    };
+    full.parse::<When>()
+        .map_err(|_| invalid(field, text, t("exp_when")))
+}
+
+/// A required piece of text.
+pub(crate) fn non_empty(field: &str, text: &str) -> anyhow::Result<String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Err(anyhow!(fill("err_empty", &[&field])));
+    }
+    Ok(text.to_owned())
+}
+
+/// `(language, text)` pairs from a `--title`, `--title-ar`, `--title-en` trio; the first is
+/// French.
+pub(crate) fn titles(
+    fr: Option<&str>,
+    ar: Option<&str>,
+    en: Option<&str>,
+) -> Vec<(String, String)> {
+    [("fr", fr), ("ar", ar), ("en", en)]
+        .into_iter()
+        .filter_map(|(lang, text)| {
+            text.filter(|t| !t.trim().is_empty())
+                .map(|t| (lang.to_owned(), t.trim().to_owned()))
+        })
+        .collect()
+}
+
+/// Per-language text in the current language's order of preference.
+pub(crate) fn localized(text: &Localized) -> String {
+    text.preferred(&Lang::current().preference())
+        .unwrap_or("-")
+        .to_owned()
+}
+
+/// A register's shown value, with a mark when it holds concurrent values.
+pub(crate) fn shown<T: PartialEq + std::fmt::Display>(register: &Option<Register<T>>) -> String {
+    match register {
+        None => "-".to_owned(),
+        Some(r) if r.is_conflicted() => {
+            let values: Vec<String> = r
+                .assignments()
+                .iter()
+                .map(|a| a.value.to_string())
+                .collect();
+            format!("{} ⚠ {}", r.value(), values.join(" | "))
+        }
+        Some(r) => r.value().to_string(),
+    }
+}
+
+/// A register's value as JSON (`null` when unset).
+pub(crate) fn register_json<T: PartialEq + std::fmt::Display>(
+    register: &Option<Register<T>>,
+) -> serde_json::Value {
+    register
+        .as_ref()
+        .map_or(serde_json::Value::Null, |r| r.value().to_string().into())
+}
+
+/// A user-facing text shortened to one line of at most `max` characters.
+pub(crate) fn one_line(text: &str, max: usize) -> String {
+    let line = text.lines().next().unwrap_or("").trim();
+    if line.chars().count() > max {
+        let cut: String = line.chars().take(max.saturating_sub(1)).collect();
+        format!("{cut}…")
+    } else {
+        line.to_owned()
+    }
+}
+
+/// The id of the list item named by `arg` among `(id, label)` pairs: its id, or a unique
+/// label.
+pub(crate) fn pick_item<'a>(
+    field: &str,
+    arg: &str,
+    items: impl Iterator<Item = (&'a passerelle_model::ItemId, &'a str)>,
+) -> anyhow::Result<passerelle_model::ItemId> {
+    let items: Vec<_> = items.collect();
+    if let Some((id, _)) = items.iter().find(|(id, _)| id.as_str() == arg) {
+        return Ok((*id).clone());
+    }
+    let named: Vec<_> = items
+        .iter()
+        .filter(|(_, label)| label.trim().eq_ignore_ascii_case(arg.trim()))
+        .collect();
+    match named.as_slice() {
+        [(id, _)] => Ok((*id).clone()),
+        [] => Err(anyhow!(fill("err_no_item", &[&format!("{field} {arg}")]))),
+        several => {
+            let ids: Vec<&str> = several.iter().map(|(id, _)| id.as_str()).collect();
+            Err(anyhow!(fill(
+                "err_ambiguous",
+                &[&field, &arg, &ids.join(", ")]
+            )))
+        }
+    }
+}
