@@ -103,6 +103,10 @@ pub struct ChangedDocument {
     /// Its durable heads on the server, as hex change hashes; empty on reset.
     #[serde(default)]
     pub heads: Vec<String>,
+    /// The document was erased on the server: delete the local copy (absent from servers
+    /// that predate erasure).
+    #[serde(default)]
+    pub deleted: bool,
 }
 
 /// The real transport: HTTP(S) to the configured server, with the bearer token.

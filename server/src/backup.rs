@@ -8,7 +8,9 @@
 //! (`["docs", doc]`); its access list (`["acl", doc]`) and authorship records
 //! (`["authorship", doc, hash]`); users and tokens (`["auth", …]`, tokens as their SHA-256
 //! only, so a backup holds no usable secret but every token still signs in after a restore);
-//! and the server's storage id (`["server", "storage-id"]`), so a restored server is the same
+//! the tombstones of erased documents (`["tombstone", doc]`; an erased document's own keys are
+//! never written to a backup, even if some were left behind), and the server's storage id
+//! (`["server", "storage-id"]`), so a restored server is the same
 //! automerge-repo peer as the one backed up: a restore replaces or moves a server, it does not
 //! clone one to run beside the original (peers would take the two for one storage). Not held:
 //! `server.json` (it belongs to a running process) and sled's own files (a backup restores
@@ -101,8 +103,9 @@ const DOCUMENT_SPACES: [&str; 2] = ["docs", "acl"];
 /// The authorship records' key space.
 const AUTHORSHIP: &str = "authorship";
 
-/// The top-level key spaces read whole: users and tokens, the server's settings.
-const WHOLE_SPACES: [&str; 2] = ["auth", "server"];
+/// The top-level key spaces read whole: users and tokens, the server's settings, and the
+/// tombstones of erased documents (so a restored server refuses their ids too).
+const WHOLE_SPACES: [&str; 3] = ["auth", "server", crate::auth::TOMBSTONE_SPACE];
 
 /// A progress line every this many records, on long backups and restores.
 pub const PROGRESS_EVERY: u64 = 10_000;
@@ -557,6 +560,14 @@ pub fn write_backup(
         }
     }
     for id in &documents {
+        // An erased document whose keys a crash left behind (erasure is one batch, but a
+        // sweep may remain) never enters a backup: only its tombstone does.
+        if storage
+            .get(&storage_key(&[crate::auth::TOMBSTONE_SPACE, id])?)?
+            .is_some()
+        {
+            continue;
+        }
         for (key, value) in read_document(storage, &storage_key(&[id])?)? {
             emit(&mut out, &key, &value)?;
         }

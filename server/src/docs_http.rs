@@ -6,6 +6,19 @@
 //! | `GET /v1/docs/{id}/history` | readers of the document | [`HistoryResponse`]: per change, the user who first delivered it, their organisation and when, oldest first |
 //! | `GET /v1/docs/{id}/access` | readers of the document | [`AccessResponse`]: the owner organisation and the rules |
 //! | `PUT /v1/docs/{id}/access` | admins of the owner organisation | sets one rule from a [`ShareRequest`]; answers the new [`AccessResponse`] |
+//! | `DELETE /v1/docs/{id}` | admins of the owner organisation, and its editors who may write it | erases the document for good; answers an [`ErasureResponse`] |
+//!
+//! Erasure (the right to be forgotten: a person's record is a document of its own) removes,
+//! in one atomic and flushed batch, the document's chunks, its access rules and its
+//! authorship records, and writes a tombstone (id, time, who; nothing of the content), which
+//! refuses the id for ever on both sync paths (`unavailable`), so a replica that still holds
+//! the old changes cannot bring it back. The hub then drops the document and its peers' sync
+//! states from the engine and waits for the storage tasks in flight, the keys are swept once
+//! more (a chunk written meanwhile), and the changes feed publishes the erasure (`deleted`)
+//! to those who could read the document, whose clients then delete their copies. Who may
+//! erase: those who govern the document (its owner's admins) and its owner's editors while
+//! they may write it; a reader who may not gets 403 (they know it exists), anyone else the
+//! 404 of a missing document.
 //!
 //! Every route takes the bearer token like the others. A caller who may not read the
 //! document gets exactly the answer a document that does not exist gets (404,
@@ -22,14 +35,14 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::routing::get;
+use axum::routing::{delete, get};
 use axum::{Json, Router};
 use passerelle_core::DocumentId;
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{
-    Access, AuthError, AuthStore, DocumentAcl, Operation, OrgName, Principal, Refusal, Rule,
-    Subject, UserName, access_for, allowed,
+    Access, AuthError, AuthStore, DocumentAcl, Operation, OrgName, Principal, Refusal, Role, Rule,
+    Subject, Tombstone, UserName, access_for, allowed,
 };
 use crate::error::AppError;
 use crate::http::{AppState, Authenticated};
@@ -43,6 +56,81 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/docs/{id}/history", get(history))
         .route("/v1/docs/{id}/access", get(get_access).put(put_access))
+        .route("/v1/docs/{id}", delete(erase))
+}
+
+/// The answer of `DELETE /v1/docs/{id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub(crate) struct ErasureResponse {
+    /// The document id, now refused for ever.
+    pub(crate) document: String,
+    /// When it was erased (RFC 3339, UTC).
+    pub(crate) erased_at: String,
+    /// Who erased it.
+    pub(crate) erased_by: String,
+    /// How many stored keys of the document were deleted (chunks, metadata, marker).
+    pub(crate) deleted_keys: usize,
+}
+
+/// `DELETE /v1/docs/{id}`: see the module's documentation.
+async fn erase(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    Path(id): Path<String>,
+) -> Result<Json<ErasureResponse>, AppError> {
+    let doc = parse_id(&id)?;
+    let auth = Arc::clone(&state.auth);
+    let docs = Arc::clone(&state.sync.docs);
+    let decided = tokio::task::spawn_blocking(move || {
+        let Some(acl) = auth.acl(&doc)? else {
+            return Ok(Err(AppError::NotFound(NOT_FOUND.to_owned())));
+        };
+        if access_for(&principal, Some(&acl)) < Access::Read {
+            return Ok(Err(AppError::NotFound(NOT_FOUND.to_owned())));
+        }
+        if !may_erase(&principal, &acl) {
+            return Ok(Err(AppError::Forbidden(format!(
+                "only an admin or an editor of `{}`, the organisation that owns this \
+                 document, may erase it",
+                acl.owner_org.as_str()
+            ))));
+        }
+        let tombstone = Tombstone {
+            erased_at: jiff::Timestamp::now(),
+            erased_by: principal.user.clone(),
+        };
+        let deleted = auth.erase_document(&doc, &docs, &tombstone)?;
+        Ok::<_, AuthError>(Ok((acl, tombstone, deleted)))
+    })
+    .await??;
+    let (acl, tombstone, deleted) = decided?;
+    // Nothing new reaches the engine for this id now (no ACL, and a tombstone): drop what it
+    // holds, wait for the writes in flight, then sweep whatever they stored.
+    state.sync.hub.forget(doc).await;
+    let auth = Arc::clone(&state.auth);
+    let docs = Arc::clone(&state.sync.docs);
+    let sweep = tombstone.clone();
+    let swept =
+        tokio::task::spawn_blocking(move || auth.erase_document(&doc, &docs, &sweep)).await??;
+    state.sync.feed.publish_erased(doc, acl);
+    tracing::info!(document = %doc, by = %tombstone.erased_by.as_str(), "document erased");
+    Ok(Json(ErasureResponse {
+        document: doc.to_string(),
+        erased_at: tombstone.erased_at.to_string(),
+        erased_by: tombstone.erased_by.as_str().to_owned(),
+        deleted_keys: deleted + swept,
+    }))
+}
+
+/// Whether `principal` may erase a document with these rules: an admin of its owner
+/// organisation, or an editor of it who may write it (a rule can freeze it to read).
+fn may_erase(principal: &Principal, acl: &DocumentAcl) -> bool {
+    principal.org == acl.owner_org
+        && match principal.role {
+            Role::Admin => true,
+            Role::Editor => access_for(principal, Some(acl)) >= Access::Write,
+            Role::Viewer => false,
+        }
 }
 
 /// One change of a document's history.

@@ -307,10 +307,21 @@ impl DocStore {
     /// sled is log-structured: erased values leave its files only when sled reuses their
     /// segments, so erasure for privacy also needs sled's space to be reclaimed.
     pub fn delete_document(&self, doc: &DocumentId) -> Result<usize, StorageError> {
+        self.delete_document_with(doc, Batch::new())
+    }
+
+    /// [`DocStore::delete_document`], with `also` (the caller's records about the document:
+    /// its access rules and authorship, a tombstone, sync bookkeeping) written in the same
+    /// atomic, flushed batch, so that a crash keeps either all of the erasure or none of it.
+    pub fn delete_document_with(
+        &self,
+        doc: &DocumentId,
+        also: Batch,
+    ) -> Result<usize, StorageError> {
         let _exclusive = self.exclusive(doc);
         let keys = self.storage.keys_with_prefix(&document_prefix(doc))?;
         let count = keys.len();
-        let mut batch = Batch::new();
+        let mut batch = also;
         for key in keys {
             batch.delete(key);
         }

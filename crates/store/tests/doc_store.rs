@@ -357,6 +357,19 @@ fn list_and_delete_documents() {
     );
     assert_eq!(storage.get(&auth_key).unwrap(), Some(b"{}".to_vec()));
     assert!(store.load(&ids[1]).unwrap().is_some());
+
+    // Erasure with the caller's own records in the same batch: the document's keys go, the
+    // caller's delete and put land with them.
+    let tombstone = StorageKey::try_new(["tombstone", &ids[1].to_string()]).unwrap();
+    let mut also = Batch::new();
+    also.delete(auth_key.clone())
+        .put(tombstone.clone(), b"t".to_vec());
+    assert_eq!(store.delete_document_with(&ids[1], also).unwrap(), 3);
+    assert_eq!(store.load(&ids[1]).unwrap(), None);
+    assert_eq!(store.chunk_count(&ids[1]).unwrap(), 0);
+    assert!(!store.list_documents().unwrap().contains(&ids[1]));
+    assert_eq!(storage.get(&auth_key).unwrap(), None);
+    assert_eq!(storage.get(&tombstone).unwrap(), Some(b"t".to_vec()));
 }
 
 #[test]

@@ -12,6 +12,7 @@
 //! | `auth/token-id/<id>` | the hash of the token with that id |
 //! | `acl/<documentId>` | [`DocumentAcl`] |
 //! | `authorship/<documentId>/<change hash hex>` | [`AuthorshipRecord`] |
+//! | `tombstone/<documentId>` | [`Tombstone`]: the document was erased (when, by whom) |
 //!
 //! The access policy is written out, step by step, in the documentation of [`access_for`].
 
@@ -29,7 +30,7 @@ pub use authorship::{AuthorshipRecord, ChangeHash, ChangeHashError};
 pub use error::{AuthError, Refusal};
 pub use name::{MAX_NAME_CHARS, NameError, OrgName, UserName};
 pub use role::{Role, RoleParseError};
-pub use store::{AuthStore, NewUser};
+pub use store::{AuthStore, NewUser, TOMBSTONE_SPACE, Tombstone};
 pub use token::{
     BearerToken, IssuedToken, TOKEN_ID_PREFIX, TOKEN_PREFIX, TokenId, TokenIdError, TokenInfo,
     TokenRef, TokenRefError,

@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use jiff::Timestamp;
 use passerelle_core::DocumentId;
-use passerelle_store::{Batch, Storage, StorageKey};
+use passerelle_store::{Batch, DocStore, Storage, StorageKey};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq as _;
@@ -110,6 +110,24 @@ fn authorship_prefix(doc: &DocumentId) -> Result<StorageKey, AuthError> {
 
 fn authorship_key(doc: &DocumentId, hash: &ChangeHash) -> Result<StorageKey, AuthError> {
     key(["authorship", &doc.to_string(), &hash.to_string()])
+}
+
+fn tombstone_key(doc: &DocumentId) -> Result<StorageKey, AuthError> {
+    key([TOMBSTONE_SPACE, &doc.to_string()])
+}
+
+/// The key space of [`Tombstone`]s: `["tombstone", <documentId>]`.
+pub const TOMBSTONE_SPACE: &str = "tombstone";
+
+/// What is kept of an erased document, under `["tombstone", <documentId>]`: that it was
+/// erased, when and by whom. Nothing of its content, rules or authors. Its presence refuses
+/// the id for ever: a replica that still holds the old changes cannot re-create it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tombstone {
+    /// When the server erased it.
+    pub erased_at: Timestamp,
+    /// The user who asked.
+    pub erased_by: UserName,
 }
 
 fn encode<T: Serialize>(body: &T) -> Vec<u8> {
@@ -432,7 +450,9 @@ impl AuthStore {
     ) -> Result<Result<DocumentAcl, Refusal>, AuthError> {
         let _guard = self.document_lock(doc);
         let key = acl_key(doc)?;
-        if self.storage.get(&key)?.is_some() {
+        // An erased id is taken for ever: refused like an existing document the creator may
+        // not see, so the sync paths answer `unavailable`.
+        if self.storage.get(&key)?.is_some() || self.storage.get(&tombstone_key(doc)?)?.is_some() {
             return Ok(Err(Refusal::DocumentExists(*doc)));
         }
         if !allowed(creator, None, Operation::Create) {
@@ -494,6 +514,37 @@ impl AuthStore {
         self.storage.apply(batch)?;
         self.acls().put(*doc, Some(acl.clone()));
         Ok(Ok(acl))
+    }
+
+    // ---- erasure ----------------------------------------------------------------------
+
+    /// The tombstone of `doc`, if it was erased.
+    pub fn tombstone(&self, doc: &DocumentId) -> Result<Option<Tombstone>, AuthError> {
+        self.read(&tombstone_key(doc)?)
+    }
+
+    /// Erases `doc` for good, in one atomic and flushed batch: its chunks, metadata and marker
+    /// (through `docs`), its ACL and every authorship record go, and a [`Tombstone`] is
+    /// written, which makes [`AuthStore::create_document`] refuse the id from then on. The
+    /// caller checks the right to erase. Returns how many document keys were deleted. May be
+    /// called again (by the server, never twice by a user: the ACL is gone) to sweep chunks
+    /// that a storage task in flight wrote after the first call.
+    pub fn erase_document(
+        &self,
+        doc: &DocumentId,
+        docs: &DocStore,
+        tombstone: &Tombstone,
+    ) -> Result<usize, AuthError> {
+        let _guard = self.document_lock(doc);
+        let mut batch = Batch::new();
+        batch.delete(acl_key(doc)?);
+        for key in self.storage.keys_with_prefix(&authorship_prefix(doc)?)? {
+            batch.delete(key);
+        }
+        batch.put(tombstone_key(doc)?, encode(tombstone));
+        let deleted = docs.delete_document_with(doc, batch)?;
+        self.acls().put(*doc, None);
+        Ok(deleted)
     }
 
     // ---- authorship -------------------------------------------------------------------
