@@ -104,6 +104,7 @@ impl SledStorage {
     /// Opens (or creates) the database in directory `path`.
     pub fn open_with(path: impl AsRef<Path>, options: SledOptions) -> Result<Self, StorageError> {
         let path = path.as_ref().to_path_buf();
+        remove_unfinished_snapshots(&path)?;
         let db = sled::Config::new()
             .path(&path)
             .cache_capacity(options.cache_capacity)
@@ -120,6 +121,59 @@ impl SledStorage {
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// Removes the snapshot files a killed process left half-written.
+///
+/// sled 0.34.7 writes a snapshot to `snap.N.generating` and renames it to `snap.N` when it is
+/// complete. If the process dies in between, the next open reads the unfinished file, finds it
+/// empty or corrupt, and refuses to open at all (sled issue #1527). The store itself is intact
+/// in that case: a finished snapshot (if any) and the log are the source of truth, and sled
+/// recovers from them once the unfinished file is gone. `tests/crash_loop.rs` showed it with
+/// a client killed during an edit.
+///
+/// Only done while holding the lock sled takes (on the `db` file), so that it never removes a
+/// snapshot that another process is still writing.
+fn remove_unfinished_snapshots(path: &Path) -> Result<(), StorageError> {
+    let Ok(entries) = std::fs::read_dir(path) else {
+        return Ok(()); // A new store: sled creates the directory.
+    };
+    let unfinished: Vec<PathBuf> = entries
+        .filter_map(Result::ok)
+        .map(|entry| entry.path())
+        .filter(|file| {
+            file.file_name()
+                .and_then(|name| name.to_str())
+                .is_some_and(|name| name.starts_with("snap.") && name.ends_with(".generating"))
+        })
+        .collect();
+    if unfinished.is_empty() {
+        return Ok(());
+    }
+    let Ok(lock_file) = File::options().read(true).write(true).open(path.join("db")) else {
+        return Ok(()); // No log yet: nothing sled would read.
+    };
+    match lock_file.try_lock() {
+        Ok(()) => {}
+        // Another process has the store open; sled's own open will say so.
+        Err(TryLockError::WouldBlock) => return Ok(()),
+        Err(TryLockError::Error(error)) => {
+            return Err(StorageError::Io(format!(
+                "could not lock {}: {error}",
+                path.join("db").display()
+            )));
+        }
+    }
+    for file in unfinished {
+        tracing::warn!(
+            "removing {}, a snapshot left unfinished by a process that stopped while writing it",
+            file.display()
+        );
+        std::fs::remove_file(&file).map_err(|error| {
+            StorageError::Io(format!("could not remove {}: {error}", file.display()))
+        })?;
+    }
+    Ok(())
 }
 
 /// Maps an error of `sled::Config::open`, recognising the lock failure. sled 0.34.7 reports

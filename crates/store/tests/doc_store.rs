@@ -449,3 +449,31 @@ fn a_second_open_is_refused_as_locked() {
         drop(SledStorage::open(dir.path()).unwrap());
     }
 }
+
+/// A process killed while sled wrote a snapshot leaves `snap.N.generating`; sled 0.34.7 then
+/// refuses to open the store (its issue #1527). The store opens, with everything it held, once
+/// the unfinished file is removed, which `SledStorage::open` does (found by
+/// `tests/crash_loop.rs`: a client killed during an edit).
+#[test]
+fn a_snapshot_left_unfinished_by_a_killed_process_does_not_stop_the_store_opening() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = StorageKey::try_new(["kept"]).unwrap();
+    {
+        let storage = SledStorage::open(dir.path()).unwrap();
+        let mut batch = Batch::new();
+        batch.put(key.clone(), b"value".to_vec());
+        storage.apply(batch).unwrap();
+    }
+    let unfinished = dir.path().join("snap.00000000000FFFFF.generating");
+    std::fs::write(&unfinished, b"half a snapshot").unwrap();
+    let storage = SledStorage::open(dir.path()).unwrap();
+    assert_eq!(storage.get(&key).unwrap().as_deref(), Some(&b"value"[..]));
+    assert!(!unfinished.exists());
+    // Another process holding the store: its unfinished snapshot is left alone.
+    std::fs::write(&unfinished, b"being written").unwrap();
+    assert!(matches!(
+        SledStorage::open(dir.path()),
+        Err(StorageError::Locked { .. })
+    ));
+    assert!(unfinished.exists());
+}
