@@ -1,6 +1,7 @@
 //! Unit-level behaviour of the sans-IO engine, each rule of its invariants pinned down.
 
-use std::collections::BTreeMap;
+mod support;
+use support::Disk;
 
 use automerge::sync::{self, SyncDoc};
 use automerge::transaction::Transactable;
@@ -20,30 +21,6 @@ fn engine(name: &str, seed: u64) -> Engine {
     config.retry_after_ms = 1_000;
     config.max_retry_after_ms = 4_000;
     Engine::new(config)
-}
-
-/// An in-memory disk that answers storage tasks at once.
-#[derive(Default)]
-struct Disk(BTreeMap<DocumentId, Vec<u8>>);
-
-impl Disk {
-    fn run(&mut self, task: StorageTask) -> StorageResult {
-        match task {
-            StorageTask::Load { task, document_id } => StorageResult::Loaded {
-                task,
-                document_id,
-                data: self.0.get(&document_id).cloned(),
-            },
-            StorageTask::Append {
-                task,
-                document_id,
-                chunk,
-            } => {
-                self.0.entry(document_id).or_default().extend(chunk);
-                StorageResult::Appended { task, document_id }
-            }
-        }
-    }
 }
 
 /// Runs storage effects to completion; returns the other effects in order.

@@ -11,8 +11,9 @@
 //!   whole saves;
 //! - a malformed change held for a missing dependency is caught when the dependency arrives.
 
-use std::collections::BTreeMap;
+mod support;
 use std::num::NonZeroU64;
+use support::Disk;
 
 use automerge::legacy::{ElementId, Key, MarkData, ObjectId, Op, OpId, OpType, SortedVec};
 use automerge::marks::{ExpandMark, Mark};
@@ -22,7 +23,7 @@ use automerge::{ActorId, Automerge, Change, ExpandedChange, ObjId, ObjType, Read
 use passerelle_core::validate::{DocOps, check_changes, check_changes_with};
 use passerelle_core::{
     DeltaOutcome, DeltaRequest, DocumentId, Effect, Engine, EngineConfig, Event, Message, Millis,
-    PeerId, PeerRole, StorageResult, StorageTask,
+    PeerId, PeerRole,
 };
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -543,30 +544,6 @@ fn random_change(doc: &mut Automerge, rng: &mut StdRng) {
 
 fn peer(name: &str) -> PeerId {
     name.parse().unwrap()
-}
-
-/// An in-memory disk that answers storage tasks at once.
-#[derive(Default)]
-struct Disk(BTreeMap<DocumentId, Vec<u8>>);
-
-impl Disk {
-    fn run(&mut self, task: StorageTask) -> StorageResult {
-        match task {
-            StorageTask::Load { task, document_id } => StorageResult::Loaded {
-                task,
-                document_id,
-                data: self.0.get(&document_id).cloned(),
-            },
-            StorageTask::Append {
-                task,
-                document_id,
-                chunk,
-            } => {
-                self.0.entry(document_id).or_default().extend(chunk);
-                StorageResult::Appended { task, document_id }
-            }
-        }
-    }
 }
 
 struct Server {
