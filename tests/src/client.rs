@@ -6,34 +6,18 @@
 //! builds it; with `cargo test -p passerelle-tests`, run `cargo build -p passerelle-client`
 //! first.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Child, Command, Output, Stdio};
 
 /// The `passerelle` binary to test: `PASSERELLE_CLIENT_BIN`, or the one cargo built in the
 /// same target directory as the running test. Panics, saying how to build it, when missing.
 pub fn client_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("PASSERELLE_CLIENT_BIN") {
-        let path = PathBuf::from(path);
-        assert!(
-            path.is_file(),
-            "PASSERELLE_CLIENT_BIN={} is not a file",
-            path.display()
-        );
-        return path;
-    }
-    let exe = std::env::current_exe().expect("the test executable's path");
-    let profile_dir = exe
-        .parent()
-        .and_then(Path::parent)
-        .expect("the test executable is in target/<profile>/deps");
-    let binary = profile_dir.join(format!("passerelle{}", std::env::consts::EXE_SUFFIX));
-    assert!(
-        binary.is_file(),
-        "{} does not exist. Run `cargo build -p passerelle-client` first (same \
-         CARGO_TARGET_DIR and profile), or set PASSERELLE_CLIENT_BIN.",
-        binary.display()
-    );
-    binary
+    crate::server::workspace_binary(
+        "passerelle",
+        "PASSERELLE_CLIENT_BIN",
+        "Run `cargo build -p passerelle-client` first",
+    )
+    .0
 }
 
 /// A replica directory of the real CLI. Commands run with `--home` set to it.

@@ -56,14 +56,31 @@ impl fmt::Display for Role {
 /// the same target directory as the running test. Panics, saying how to build it, when it
 /// is missing.
 pub fn server_binary() -> PathBuf {
-    if let Some(path) = std::env::var_os("PASSERELLE_SERVER_BIN") {
+    let (binary, profile_dir) = workspace_binary(
+        "passerelle-server",
+        "PASSERELLE_SERVER_BIN",
+        "The end-to-end tests run the real server binary, which `cargo test --workspace` \
+         builds; with `cargo test -p passerelle-tests`, run `cargo build -p passerelle-server` \
+         first",
+    );
+    if let Some(profile_dir) = profile_dir {
+        warn_if_stale(&binary, &profile_dir.join("deps"));
+    }
+    binary
+}
+
+/// A binary of the workspace for the tests: the one `env_var` names, or `name` as cargo built
+/// it in the same target directory and profile as the running test (then also returned: the
+/// profile directory). Panics with `how_to_build` when it is missing.
+pub(crate) fn workspace_binary(
+    name: &str,
+    env_var: &str,
+    how_to_build: &str,
+) -> (PathBuf, Option<PathBuf>) {
+    if let Some(path) = std::env::var_os(env_var) {
         let path = PathBuf::from(path);
-        assert!(
-            path.is_file(),
-            "PASSERELLE_SERVER_BIN={} is not a file",
-            path.display()
-        );
-        return path;
+        assert!(path.is_file(), "{env_var}={} is not a file", path.display());
+        return (path, None);
     }
     let exe = std::env::current_exe().expect("the test executable's path");
     // target/<profile>/deps/<test>-<hash> → target/<profile>
@@ -71,17 +88,14 @@ pub fn server_binary() -> PathBuf {
         .parent()
         .and_then(Path::parent)
         .expect("the test executable is in target/<profile>/deps");
-    let binary = profile_dir.join(format!("passerelle-server{}", std::env::consts::EXE_SUFFIX));
+    let binary = profile_dir.join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     assert!(
         binary.is_file(),
-        "{} does not exist. The end-to-end tests run the real server binary, which \
-         `cargo test --workspace` builds; with `cargo test -p passerelle-tests`, run \
-         `cargo build -p passerelle-server` first (same CARGO_TARGET_DIR and profile), or set \
-         PASSERELLE_SERVER_BIN.",
+        "{} does not exist. {how_to_build} (same CARGO_TARGET_DIR and profile), or set \
+         {env_var}.",
         binary.display()
     );
-    warn_if_stale(&binary, &profile_dir.join("deps"));
-    binary
+    (binary, Some(profile_dir.to_path_buf()))
 }
 
 /// Warns (without failing) when the server library in `deps` was rebuilt after the binary:
