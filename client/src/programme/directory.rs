@@ -7,12 +7,14 @@ use anyhow::anyhow;
 use clap::Subcommand;
 use jiff::civil::Date;
 use passerelle_model::{
-    ActorCategory, ActorKind, ContactKind, DocType, Document, FieldPath, FundingCall, LegalBasis,
+    ActorCategory, ActorKind, ContactKind, DocType, Document, FundingCall, LegalBasis,
     NewsLanguage, actor, funding_call, news_item,
 };
 use serde_json::json;
 
-use super::{Ctx, fill, model_error, non_empty, parse_choice, parse_date, register_json, shown};
+use super::{
+    Ctx, field_path, fill, model_error, non_empty, parse_choice, parse_date, register_json, shown,
+};
 use crate::lang::t;
 
 /// `passerelle actor …`. (Parsed once per run: its size does not matter.)
@@ -156,10 +158,6 @@ pub(crate) enum NewsCommand {
     },
 }
 
-fn path(text: &str) -> FieldPath {
-    text.parse().expect("a valid field path")
-}
-
 pub(crate) fn run_actor(command: ActorCommand, home: &Path) -> anyhow::Result<()> {
     match command {
         ActorCommand::Export { actor, output } => {
@@ -209,8 +207,13 @@ pub(crate) fn run_actor(command: ActorCommand, home: &Path) -> anyhow::Result<()
             };
             let mut doc = actor::new_actor(&new, &stamp).map_err(model_error)?;
             if let Some(parent) = &parent {
-                passerelle_model::set(&mut doc, &path("parent"), &json!(parent.trim()), &stamp)
-                    .map_err(model_error)?;
+                passerelle_model::set(
+                    &mut doc,
+                    &field_path("parent"),
+                    &json!(parent.trim()),
+                    &stamp,
+                )
+                .map_err(model_error)?;
             }
             for (kind, value) in [(ContactKind::Email, &email), (ContactKind::Phone, &phone)] {
                 if let Some(value) = value {
@@ -219,12 +222,12 @@ pub(crate) fn run_actor(command: ActorCommand, home: &Path) -> anyhow::Result<()
                 }
             }
             for theme in &theme {
-                passerelle_model::add_member(&mut doc, &path("themes"), theme.trim(), &stamp)
+                passerelle_model::add_member(&mut doc, &field_path("themes"), theme.trim(), &stamp)
                     .map_err(model_error)?;
             }
             for (field, value) in [("owner", &owner), ("notes", &notes)] {
                 if let Some(value) = value {
-                    passerelle_model::set(&mut doc, &path(field), &json!(value), &stamp)
+                    passerelle_model::set(&mut doc, &field_path(field), &json!(value), &stamp)
                         .map_err(model_error)?;
                 }
             }
@@ -343,8 +346,13 @@ pub(crate) fn run_call(command: CallCommand, home: &Path) -> anyhow::Result<()> 
                     .map_err(model_error)?;
             for (field, value) in [("scheme", &scheme), ("project", &project)] {
                 if let Some(value) = value {
-                    passerelle_model::set(&mut doc, &path(field), &json!(value.trim()), &stamp)
-                        .map_err(model_error)?;
+                    passerelle_model::set(
+                        &mut doc,
+                        &field_path(field),
+                        &json!(value.trim()),
+                        &stamp,
+                    )
+                    .map_err(model_error)?;
                 }
             }
             let id = ctx.create(&mut doc)?;
@@ -425,11 +433,11 @@ pub(crate) fn run_news(command: NewsCommand, home: &Path) -> anyhow::Result<()> 
                 news_item::new_news_item(&url, &title, language, date, source.as_deref(), &stamp)
                     .map_err(model_error)?;
             if let Some(summary) = &summary {
-                passerelle_model::set(&mut doc, &path("summary"), &json!(summary), &stamp)
+                passerelle_model::set(&mut doc, &field_path("summary"), &json!(summary), &stamp)
                     .map_err(model_error)?;
             }
             for tag in &tag {
-                passerelle_model::add_member(&mut doc, &path("tags"), tag.trim(), &stamp)
+                passerelle_model::add_member(&mut doc, &field_path("tags"), tag.trim(), &stamp)
                     .map_err(model_error)?;
             }
             let id = ctx.create(&mut doc)?;

@@ -9,13 +9,13 @@ use automerge::AutoCommit;
 use clap::Subcommand;
 use passerelle_core::DocumentId;
 use passerelle_model::{
-    Direction, DocType, Document, FieldPath, Mission, MissionStatus, Place, Stamp, mission,
+    Direction, DocType, Document, Mission, MissionStatus, Place, Stamp, mission,
 };
 use serde_json::{Value as Json, json};
 
 use super::{
-    Ctx, conflicts::conflict_lines, fill, localized, model_error, non_empty, parse_choice,
-    parse_date, parse_when, pick_item, register_json, shown, titles,
+    Ctx, FieldEdits, conflicts::conflict_lines, field_path, fill, localized, model_error,
+    non_empty, parse_choice, parse_date, parse_when, pick_item, register_json, shown, titles,
 };
 use crate::lang::t;
 
@@ -185,10 +185,6 @@ pub(crate) enum ActionCommand {
     },
 }
 
-fn path(text: &str) -> FieldPath {
-    text.parse().expect("a valid field path")
-}
-
 pub(crate) fn run(command: MissionCommand, home: &Path) -> anyhow::Result<()> {
     match command {
         MissionCommand::New {
@@ -219,12 +215,17 @@ pub(crate) fn run(command: MissionCommand, home: &Path) -> anyhow::Result<()> {
             let stamp = ctx.stamp();
             let mut doc = mission::new_mission(&new, &stamp).map_err(model_error)?;
             if let Some(purpose) = &purpose {
-                passerelle_model::set(&mut doc, &path("purpose"), &json!(purpose), &stamp)
+                passerelle_model::set(&mut doc, &field_path("purpose"), &json!(purpose), &stamp)
                     .map_err(model_error)?;
             }
             for project in &project {
-                passerelle_model::add_member(&mut doc, &path("projects"), project.trim(), &stamp)
-                    .map_err(model_error)?;
+                passerelle_model::add_member(
+                    &mut doc,
+                    &field_path("projects"),
+                    project.trim(),
+                    &stamp,
+                )
+                .map_err(model_error)?;
             }
             let id = ctx.create(&mut doc)?;
             println!("{}", fill("created", &[&t("type_mission"), &title]));
@@ -379,7 +380,7 @@ pub(crate) fn run(command: MissionCommand, home: &Path) -> anyhow::Result<()> {
             .map_err(model_error)?;
             for (field, date) in [("arrival", arrival), ("departure", departure)] {
                 if let Some(date) = date {
-                    let at = path("delegation").item(&id).field(field);
+                    let at = field_path("delegation").item(&id).field(field);
                     passerelle_model::set(&mut loaded.doc, &at, &json!(date.to_string()), &stamp)
                         .map_err(model_error)?;
                 }
@@ -448,43 +449,16 @@ fn apply_fields(
     fields: &MissionFields,
     stamp: &Stamp,
 ) -> anyhow::Result<bool> {
-    let mut changed = false;
-    let mut set = |doc: &mut AutoCommit, field: &str, value: &str| -> anyhow::Result<()> {
-        passerelle_model::set(doc, &path(field), &json!(value), stamp).map_err(model_error)?;
-        changed = true;
-        Ok(())
-    };
-    for (lang, title) in [
-        ("fr", &fields.title),
-        ("ar", &fields.title_ar),
-        ("en", &fields.title_en),
-    ] {
-        if let Some(title) = title {
-            set(doc, &format!("title.{lang}"), title)?;
-        }
-    }
-    if let Some(status) = &fields.status {
-        let status = parse_choice::<MissionStatus>("mission.status (--status)", status)?;
-        set(doc, "status", status.as_str())?;
-    }
-    for (name, value) in [("start", &fields.start), ("end", &fields.end)] {
-        if let Some(value) = value {
-            let date = parse_date(&format!("mission.{name} (--{name})"), value)?;
-            set(doc, name, &date.to_string())?;
-        }
-    }
-    if let Some(purpose) = &fields.purpose {
-        set(doc, "purpose", purpose)?;
-    }
-    if let Some(outcomes) = &fields.outcomes {
-        set(doc, "outcomes", outcomes)?;
-    }
+    let mut edits = FieldEdits::new(doc, stamp, "mission");
+    edits.titles([&fields.title, &fields.title_ar, &fields.title_en])?;
+    edits.status(&fields.status, MissionStatus::as_str)?;
+    edits.dates(&fields.start, &fields.end)?;
+    edits.set_given("purpose", &fields.purpose)?;
+    edits.set_given("outcomes", &fields.outcomes)?;
     for project in &fields.add_project {
-        passerelle_model::add_member(doc, &path("projects"), project.trim(), stamp)
-            .map_err(model_error)?;
-        changed = true;
+        edits.member("projects", project, true)?;
     }
-    Ok(changed)
+    Ok(edits.changed)
 }
 
 pub(crate) fn direction_text(m: &Mission) -> &'static str {

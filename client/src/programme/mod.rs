@@ -26,7 +26,7 @@ use jiff::civil::Date;
 use passerelle_client::{ClientError, Replica};
 use passerelle_core::DocumentId;
 use passerelle_model::{
-    DocType, Document, Localized, ModelError, Register, Stamp, UnknownChoice, When,
+    DocType, Document, FieldPath, Localized, ModelError, Register, Stamp, UnknownChoice, When,
 };
 
 use crate::lang::{Lang, fill, t};
@@ -451,5 +451,107 @@ pub(crate) fn pick_item<'a>(
                 &[&field, &arg, &ids.join(", ")]
             )))
         }
+    }
+}
+
+/// A field path written in the code (a literal, so always valid).
+pub(crate) fn field_path(text: &str) -> FieldPath {
+    text.parse().expect("a valid field path")
+}
+
+/// Applies the options of a `… new` or `… edit` command to a document, one model write per
+/// option given, and remembers whether any was.
+pub(crate) struct FieldEdits<'a> {
+    doc: &'a mut AutoCommit,
+    stamp: &'a Stamp,
+    /// The document type's name in error messages (`project`, `mission`).
+    kind: &'static str,
+    /// Whether any option was applied.
+    pub(crate) changed: bool,
+}
+
+impl<'a> FieldEdits<'a> {
+    pub(crate) fn new(doc: &'a mut AutoCommit, stamp: &'a Stamp, kind: &'static str) -> Self {
+        Self {
+            doc,
+            stamp,
+            kind,
+            changed: false,
+        }
+    }
+
+    /// Sets `field` to the text `value`.
+    pub(crate) fn set(&mut self, field: &str, value: &str) -> anyhow::Result<()> {
+        passerelle_model::set(
+            self.doc,
+            &field_path(field),
+            &serde_json::json!(value),
+            self.stamp,
+        )
+        .map_err(model_error)?;
+        self.changed = true;
+        Ok(())
+    }
+
+    /// Sets `field` when the option was given.
+    pub(crate) fn set_given(&mut self, field: &str, value: &Option<String>) -> anyhow::Result<()> {
+        match value {
+            Some(value) => self.set(field, value),
+            None => Ok(()),
+        }
+    }
+
+    /// The French, Arabic and English titles given.
+    pub(crate) fn titles(&mut self, [fr, ar, en]: [&Option<String>; 3]) -> anyhow::Result<()> {
+        for (lang, title) in [("fr", fr), ("ar", ar), ("en", en)] {
+            self.set_given(&format!("title.{lang}"), title)?;
+        }
+        Ok(())
+    }
+
+    /// The status given, one of `T`'s words (`word` names it as stored).
+    pub(crate) fn status<T>(
+        &mut self,
+        status: &Option<String>,
+        word: fn(T) -> &'static str,
+    ) -> anyhow::Result<()>
+    where
+        T: FromStr<Err = UnknownChoice>,
+    {
+        if let Some(status) = status {
+            let field = format!("{}.status (--status)", self.kind);
+            let status = parse_choice::<T>(&field, status)?;
+            self.set("status", word(status))?;
+        }
+        Ok(())
+    }
+
+    /// The start and end dates given, `YYYY-MM-DD`.
+    pub(crate) fn dates(
+        &mut self,
+        start: &Option<String>,
+        end: &Option<String>,
+    ) -> anyhow::Result<()> {
+        for (name, value) in [("start", start), ("end", end)] {
+            if let Some(value) = value {
+                let date = parse_date(&format!("{}.{name} (--{name})", self.kind), value)?;
+                self.set(name, &date.to_string())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds (or removes) `member` to (from) the set `field`.
+    pub(crate) fn member(&mut self, field: &str, member: &str, add: bool) -> anyhow::Result<()> {
+        let path = field_path(field);
+        let member = member.trim();
+        if add {
+            passerelle_model::add_member(self.doc, &path, member, self.stamp)
+        } else {
+            passerelle_model::remove_member(self.doc, &path, member, self.stamp)
+        }
+        .map_err(model_error)?;
+        self.changed = true;
+        Ok(())
     }
 }

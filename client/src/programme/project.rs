@@ -8,14 +8,12 @@ use anyhow::anyhow;
 use automerge::AutoCommit;
 use clap::Subcommand;
 use passerelle_core::DocumentId;
-use passerelle_model::{
-    DocType, Document, FieldPath, Level, Project, ProjectStatus, Stamp, project,
-};
+use passerelle_model::{DocType, Document, Level, Project, ProjectStatus, Stamp, project};
 use serde_json::{Value as Json, json};
 
 use super::{
-    Ctx, check_number, conflicts::conflict_lines, fill, localized, model_error, non_empty,
-    parse_choice, parse_date, pick_item, register_json, shown, titles,
+    Ctx, FieldEdits, check_number, conflicts::conflict_lines, field_path, fill, localized,
+    model_error, non_empty, parse_choice, pick_item, register_json, shown, titles,
 };
 use crate::lang::t;
 
@@ -230,7 +228,7 @@ pub(crate) fn run(command: ProjectCommand, home: &Path) -> anyhow::Result<()> {
             };
             apply_fields(&mut doc, &fields, &stamp)?;
             for actor in &lead {
-                passerelle_model::add_member(&mut doc, &path("lead"), actor, &stamp)
+                passerelle_model::add_member(&mut doc, &field_path("lead"), actor, &stamp)
                     .map_err(model_error)?;
             }
             let id = ctx.create(&mut doc)?;
@@ -418,61 +416,26 @@ pub(crate) fn run(command: ProjectCommand, home: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn path(text: &str) -> FieldPath {
-    text.parse().expect("a valid field path")
-}
-
 /// Applies the options given; `false` when none was.
 fn apply_fields(
     doc: &mut AutoCommit,
     fields: &ProjectFields,
     stamp: &Stamp,
 ) -> anyhow::Result<bool> {
-    let mut changed = false;
-    let mut set = |doc: &mut AutoCommit, field: &str, value: &str| -> anyhow::Result<()> {
-        passerelle_model::set(doc, &path(field), &json!(value), stamp).map_err(model_error)?;
-        changed = true;
-        Ok(())
-    };
-    for (lang, title) in [
-        ("fr", &fields.title),
-        ("ar", &fields.title_ar),
-        ("en", &fields.title_en),
-    ] {
-        if let Some(title) = title {
-            set(doc, &format!("title.{lang}"), title)?;
-        }
-    }
-    if let Some(status) = &fields.status {
-        let status = parse_choice::<ProjectStatus>("project.status (--status)", status)?;
-        set(doc, "status", status.as_str())?;
-    }
-    for (name, value) in [("start", &fields.start), ("end", &fields.end)] {
-        if let Some(value) = value {
-            let date = parse_date(&format!("project.{name} (--{name})"), value)?;
-            set(doc, name, &date.to_string())?;
-        }
-    }
-    if let Some(theme) = &fields.theme {
-        set(doc, "theme", theme)?;
-    }
-    if let Some(context) = &fields.context {
-        set(doc, "context", context)?;
-    }
-    if let Some(lessons) = &fields.lessons {
-        set(doc, "lessons", lessons)?;
-    }
+    let mut edits = FieldEdits::new(doc, stamp, "project");
+    edits.titles([&fields.title, &fields.title_ar, &fields.title_en])?;
+    edits.status(&fields.status, ProjectStatus::as_str)?;
+    edits.dates(&fields.start, &fields.end)?;
+    edits.set_given("theme", &fields.theme)?;
+    edits.set_given("context", &fields.context)?;
+    edits.set_given("lessons", &fields.lessons)?;
     for partner in &fields.add_partner {
-        passerelle_model::add_member(doc, &path("partners"), partner.trim(), stamp)
-            .map_err(model_error)?;
-        changed = true;
+        edits.member("partners", partner, true)?;
     }
     for partner in &fields.remove_partner {
-        passerelle_model::remove_member(doc, &path("partners"), partner.trim(), stamp)
-            .map_err(model_error)?;
-        changed = true;
+        edits.member("partners", partner, false)?;
     }
-    Ok(changed)
+    Ok(edits.changed)
 }
 
 /// The project whose code is `code`, if one is in the replica.
