@@ -683,6 +683,9 @@ pub fn run_admin_command(
     match SledStorage::open(data_dir) {
         Ok(storage) => {
             let storage: Arc<dyn Storage> = Arc::new(storage);
+            // The command may change what callers can see while no feed hears of it: the
+            // next start draws a new feed epoch, and every client compares once.
+            crate::sync::discard_saved(storage.as_ref()).map_err(AuthError::from)?;
             let auth = AuthStore::new(Arc::clone(&storage));
             let outcome = match execute(storage.as_ref(), &auth, command, Progress::for_terminal())
             {

@@ -592,8 +592,14 @@ pub fn write_backup(
             }
         }
     }
+    let saved_feed = storage_key(&crate::sync::SAVED_FEED_KEY)?;
     for space in WHOLE_SPACES {
         for (key, value) in storage.scan_prefix(&storage_key(&[space])?)? {
+            // The changes feed a graceful shutdown saved belongs to that server's epoch: a
+            // restored server starts a feed of its own.
+            if key == saved_feed {
+                continue;
+            }
             emit(&mut out, &key, &value)?;
         }
     }

@@ -98,6 +98,7 @@ async fn erase(
         let tombstone = Tombstone {
             erased_at: jiff::Timestamp::now(),
             erased_by: principal.user.clone(),
+            acl: Some(acl.clone()),
         };
         let deleted = auth.erase_document(&doc, &docs, &tombstone)?;
         Ok::<_, AuthError>(Ok((acl, tombstone, deleted)))

@@ -164,6 +164,7 @@ pub async fn run(
     let address = listener.local_addr()?;
     tracing::info!("listening on {address}");
     let sync = state.sync.clone();
+    let storage = Arc::clone(state.storage());
     let closing = Arc::clone(&sync.closing);
     // When shutdown is asked for, open WebSockets are told to close too: axum's graceful
     // shutdown waits for every connection.
@@ -179,6 +180,13 @@ pub async fn run(
     .await?;
     // Everything acknowledged is already flushed; wait for writes still in progress.
     sync.hub.drain().await;
+    // Keep the changes feed for the next start, so that clients keep their cursors.
+    let feed = Arc::clone(&sync.feed);
+    match tokio::task::spawn_blocking(move || feed.save(storage.as_ref())).await {
+        Ok(Ok(())) => {}
+        Ok(Err(error)) => tracing::warn!("could not save the changes feed: {error}"),
+        Err(error) => tracing::warn!("could not save the changes feed: {error}"),
+    }
     tracing::info!("server stopped");
     Ok(())
 }

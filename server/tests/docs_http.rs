@@ -26,9 +26,52 @@ struct Server {
 impl Server {
     fn start() -> Self {
         let dir = tempfile::tempdir().unwrap();
+        let (child, address) = Self::spawn(dir.path());
+        Self {
+            base: format!("http://{address}"),
+            child,
+            dir,
+            http: Client::new(),
+        }
+    }
+
+    /// Kills the process (no graceful shutdown) and starts a new one on the same data.
+    fn kill_and_restart(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        self.restart();
+    }
+
+    /// Stops the process with SIGTERM (a graceful shutdown), then starts a new one.
+    fn stop_and_restart(&mut self) {
+        self.stop_then(|_| {});
+    }
+
+    /// Stops the process with SIGTERM, runs `between` on the data directory of the stopped
+    /// server, then starts a new one.
+    fn stop_then(&mut self, between: impl FnOnce(&Path)) {
+        let sent = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let status = self.child.wait().unwrap();
+        assert!(status.success(), "{status}");
+        between(self.dir.path());
+        self.restart();
+    }
+
+    fn restart(&mut self) {
+        let _ = std::fs::remove_file(self.dir.path().join("server.json"));
+        let (child, address) = Self::spawn(self.dir.path());
+        self.child = child;
+        self.base = format!("http://{address}");
+    }
+
+    fn spawn(data: &Path) -> (Child, String) {
         let child = Command::new(common::BINARY)
             .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-            .arg(dir.path())
+            .arg(data)
             .env_remove("PASSERELLE_DATA")
             .env_remove("PASSERELLE_LISTEN")
             .env("RUST_LOG", "warn")
@@ -37,13 +80,7 @@ impl Server {
             .stderr(Stdio::inherit())
             .spawn()
             .unwrap();
-        let address = wait_for_address(dir.path());
-        Self {
-            base: format!("http://{address}"),
-            child,
-            dir,
-            http: Client::new(),
-        }
+        (child, wait_for_address(data))
     }
 
     /// Creates a user with the server's own command (through the running server); returns
@@ -79,6 +116,16 @@ impl Server {
             .bearer_auth(token)
             .header("content-type", "application/json")
             .body(body.to_owned())
+            .send()
+            .unwrap();
+        status_and_json(response)
+    }
+
+    fn delete(&self, token: &str, path: &str) -> (u16, Value) {
+        let response = self
+            .http
+            .delete(format!("{}{path}", self.base))
+            .bearer_auth(token)
             .send()
             .unwrap();
         status_and_json(response)
@@ -427,4 +474,133 @@ fn none_for_someone_with_access_by_default_records_a_denial() {
     // The owner's admins keep their access whatever the rules say.
     let (_, body) = server.share(&owner, id, "org:oujda", "none");
     assert_eq!(body["your_access"], "write");
+}
+
+/// An erasure reaches those who could read the document also when they first ask after a
+/// restart (the feed in memory is gone, its cursor resets): the reset lists the document as
+/// deleted for them, and for nobody else.
+#[test]
+fn an_erasure_is_told_to_its_readers_after_a_restart() {
+    let mut server = Server::start();
+    let owner = server.user("samira", "oujda", "admin");
+    let partner = server.user("claire", "lille", "viewer");
+    let outsider = server.user("omar", "berkane", "admin");
+    let (erased, kept) = (DocumentId::random(), DocumentId::random());
+    for (id, title) in [(erased, "Karim Benali"), (kept, "Plan d'action")] {
+        let mut doc = Automerge::new();
+        change(&mut doc, "title", title);
+        assert_eq!(server.sync(&owner, id, &mut doc), ReplyStatus::Ok);
+        assert_eq!(server.share(&owner, id, "org:lille", "read").0, 200);
+    }
+    // Before the erasure, the partner's first call lists both, neither deleted.
+    let (_, before) = server.get(&partner, "/v1/changes");
+    assert_eq!(before["reset"], true);
+    assert!(
+        before["documents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d.get("deleted").is_none())
+    );
+    let (status, body) = server.delete(&owner, &format!("/v1/docs/{erased}"));
+    assert_eq!(status, 200, "{body}");
+    server.kill_and_restart();
+
+    let listed = |token: &str| -> Vec<(String, bool)> {
+        let (status, body) = server.get(token, "/v1/changes");
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["reset"], true, "{body}");
+        let mut listed: Vec<(String, bool)> = body["documents"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|d| {
+                (
+                    d["id"].as_str().unwrap().to_owned(),
+                    d["deleted"].as_bool().unwrap_or(false),
+                )
+            })
+            .collect();
+        listed.sort();
+        listed
+    };
+    let mut expected = vec![(erased.to_string(), true), (kept.to_string(), false)];
+    expected.sort();
+    assert_eq!(listed(&owner), expected);
+    assert_eq!(listed(&partner), expected);
+    // Someone who could never read it learns nothing of it.
+    assert!(listed(&outsider).is_empty());
+    // And the id stays refused.
+    let mut again = Automerge::new();
+    change(&mut again, "title", "Karim Benali");
+    assert_eq!(
+        server.sync(&owner, erased, &mut again),
+        ReplyStatus::Unavailable
+    );
+}
+
+/// A graceful restart keeps the changes feed: a client's cursor from before it still works
+/// (no full comparison), and lists what changed since. A crash does not: the next answer is a
+/// reset, as a feed that may lack its last entries must not be trusted.
+#[test]
+fn the_changes_feed_survives_a_graceful_restart_and_resets_after_a_crash() {
+    let mut server = Server::start();
+    let owner = server.user("samira", "oujda", "admin");
+    let (a, b) = (DocumentId::random(), DocumentId::random());
+    let mut doc_a = Automerge::new();
+    change(&mut doc_a, "title", "Mission à Lille");
+    assert_eq!(server.sync(&owner, a, &mut doc_a), ReplyStatus::Ok);
+    let (_, first) = server.get(&owner, "/v1/changes");
+    assert_eq!(first["reset"], true);
+    let cursor = first["cursor"].as_str().unwrap().to_owned();
+
+    // B is created after the cursor; then a graceful restart.
+    let mut doc_b = Automerge::new();
+    change(&mut doc_b, "title", "Journal");
+    assert_eq!(server.sync(&owner, b, &mut doc_b), ReplyStatus::Ok);
+    server.stop_and_restart();
+    let (status, after) = server.get(&owner, &format!("/v1/changes?since={cursor}"));
+    assert_eq!(status, 200, "{after}");
+    assert_eq!(after["reset"], false, "{after}");
+    let listed: Vec<&str> = after["documents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(listed, vec![b.to_string()]);
+    assert_eq!(
+        after["documents"][0]["heads"][0],
+        doc_b.get_heads()[0].to_string()
+    );
+    // A change after the restart moves the same feed on.
+    let resumed = after["cursor"].as_str().unwrap().to_owned();
+    change(&mut doc_a, "lieu", "Oujda");
+    assert_eq!(server.sync(&owner, a, &mut doc_a), ReplyStatus::Ok);
+    let (_, moved) = server.get(&owner, &format!("/v1/changes?since={resumed}"));
+    assert_eq!(moved["reset"], false, "{moved}");
+    assert_eq!(moved["documents"][0]["id"], a.to_string());
+
+    // A crash: the saved feed was consumed at start, so the next start draws a new epoch.
+    let latest = moved["cursor"].as_str().unwrap().to_owned();
+    server.kill_and_restart();
+    let (_, crashed) = server.get(&owner, &format!("/v1/changes?since={latest}"));
+    assert_eq!(crashed["reset"], true, "{crashed}");
+    assert_eq!(crashed["documents"].as_array().unwrap().len(), 2);
+
+    // An admin command on the stopped server's store may change who sees what without the
+    // feed hearing of it: the saved feed is discarded, and the next answer is a reset.
+    let (_, now) = server.get(&owner, "/v1/changes");
+    let before_admin = now["cursor"].as_str().unwrap().to_owned();
+    server.stop_then(|data| {
+        let output = common::run(
+            &[
+                "user", "add", "claire", "--org", "lille", "--role", "viewer",
+            ],
+            data,
+        );
+        assert!(output.status.success(), "{}", common::stderr(&output));
+    });
+    let (_, after_admin) = server.get(&owner, &format!("/v1/changes?since={before_admin}"));
+    assert_eq!(after_admin["reset"], true, "{after_admin}");
 }

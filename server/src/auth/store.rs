@@ -120,14 +120,20 @@ fn tombstone_key(doc: &DocumentId) -> Result<StorageKey, AuthError> {
 pub const TOMBSTONE_SPACE: &str = "tombstone";
 
 /// What is kept of an erased document, under `["tombstone", <documentId>]`: that it was
-/// erased, when and by whom. Nothing of its content, rules or authors. Its presence refuses
-/// the id for ever: a replica that still holds the old changes cannot re-create it.
+/// erased, when and by whom, and the rules it had (organisations and users, so that those who
+/// could read it, and only they, are told it is gone, also after a restart). Nothing of its
+/// content or authors. Its presence refuses the id for ever: a replica that still holds the
+/// old changes cannot re-create it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Tombstone {
     /// When the server erased it.
     pub erased_at: Timestamp,
     /// The user who asked.
     pub erased_by: UserName,
+    /// The document's rules when it was erased. Absent in tombstones written before the
+    /// server kept them: then nobody is told (as before), but the id stays refused.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acl: Option<DocumentAcl>,
 }
 
 fn encode<T: Serialize>(body: &T) -> Vec<u8> {
@@ -521,6 +527,20 @@ impl AuthStore {
     /// The tombstone of `doc`, if it was erased.
     pub fn tombstone(&self, doc: &DocumentId) -> Result<Option<Tombstone>, AuthError> {
         self.read(&tombstone_key(doc)?)
+    }
+
+    /// Every tombstone, with its document id, in id order.
+    pub fn tombstones(&self) -> Result<Vec<(DocumentId, Tombstone)>, AuthError> {
+        let prefix = key([TOMBSTONE_SPACE])?;
+        let mut out = Vec::new();
+        for (key, bytes) in self.storage.scan_prefix(&prefix)? {
+            let tombstone = decode(&key, &bytes)?;
+            match key.components().get(1).map(|id| id.parse::<DocumentId>()) {
+                Some(Ok(doc)) => out.push((doc, tombstone)),
+                _ => tracing::warn!(key = ?key, "a tombstone key names no document; skipped"),
+            }
+        }
+        Ok(out)
     }
 
     /// Erases `doc` for good, in one atomic and flushed batch: its chunks, metadata and marker

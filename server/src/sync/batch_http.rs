@@ -307,7 +307,7 @@ pub(crate) async fn changes(
     }
 }
 
-/// Every stored document the principal may read.
+/// Every stored document the principal may read, and every erased one they could read.
 async fn all_visible(
     state: &AppState,
     principal: &Principal,
@@ -331,6 +331,23 @@ async fn all_visible(
                         id: id.to_string(),
                         heads: Vec::new(),
                         deleted: false,
+                    });
+                }
+            }
+            // Erased documents, for those who could read them: a replica that first syncs
+            // after a restart (or after the feed dropped the entry) still deletes its copy.
+            for (id, tombstone) in auth
+                .tombstones()
+                .map_err(|e| AppError::internal(e.to_string()))?
+            {
+                if tombstone
+                    .acl
+                    .is_some_and(|acl| access_for(&principal, Some(&acl)) >= Access::Read)
+                {
+                    visible.push(ChangedDocument {
+                        id: id.to_string(),
+                        heads: Vec::new(),
+                        deleted: true,
                     });
                 }
             }

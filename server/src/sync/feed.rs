@@ -2,10 +2,17 @@
 //! documents syncs only those that moved (`GET /v1/changes`).
 //!
 //! The feed lives in memory. A cursor names the feed's *epoch* (a random number drawn at
-//! start-up) and a sequence number; a cursor from another epoch (the server restarted since)
-//! or from before the oldest entry kept is answered with `reset`, and the client falls back
-//! to a full comparison of its documents. That costs one full pass after a server restart,
-//! and never misses a change.
+//! start-up) and a sequence number; a cursor from another epoch or from before the oldest
+//! entry kept is answered with `reset`, and the client falls back to a full comparison of its
+//! documents. That costs one full pass, and never misses a change.
+//!
+//! A graceful shutdown saves the feed ([`ChangeFeed::save`], after every write has drained)
+//! and the next start resumes it ([`ChangeFeed::resume`]), epoch included, so clients keep
+//! their cursors across a planned restart or an upgrade. The saved copy is deleted, durably,
+//! before the resumed feed serves anything: after a crash there is none, a new epoch is drawn
+//! and every client compares once, as a feed that may lack the last entries must not be
+//! trusted. Admin commands that open the store of a stopped server discard it too
+//! ([`discard_saved`]), since they may change what a caller can see without the feed hearing.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -14,6 +21,8 @@ use std::sync::Mutex;
 
 use automerge::ChangeHash;
 use passerelle_core::DocumentId;
+use passerelle_store::{Batch, Storage, StorageError, StorageKey};
+use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use crate::auth::DocumentAcl;
@@ -180,11 +189,165 @@ impl ChangeFeed {
         (Since::Changes(changes), now)
     }
 
+    /// Saves the feed under `["server", "feed"]`, flushed: call it at a graceful shutdown,
+    /// once every write has drained, so that the saved feed lists every durable change.
+    pub fn save(&self, storage: &dyn Storage) -> Result<(), StorageError> {
+        let saved = {
+            let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+            Saved {
+                v: SAVED_VERSION,
+                epoch: self.epoch,
+                head: *self.head.borrow(),
+                floor: entries.floor,
+                entries: entries
+                    .by_seq
+                    .iter()
+                    .filter_map(|(seq, doc)| {
+                        let (_, heads) = entries.latest.get(doc)?;
+                        Some(SavedEntry {
+                            seq: *seq,
+                            doc: serde_bytes::ByteBuf::from(doc.as_bytes().to_vec()),
+                            heads: serde_bytes::ByteBuf::from(
+                                heads.iter().flat_map(|h| h.0).collect::<Vec<u8>>(),
+                            ),
+                            erased: entries.erased.get(doc).cloned(),
+                        })
+                    })
+                    .collect(),
+            }
+        };
+        let mut bytes = Vec::new();
+        ciborium::into_writer(&saved, &mut bytes)
+            .map_err(|e| StorageError::Invalid(format!("the changes feed does not encode: {e}")))?;
+        let mut batch = Batch::new();
+        batch.put(saved_key()?, bytes);
+        storage.apply(batch)
+    }
+
+    /// The feed a graceful shutdown saved, if any, else a new one (with `epoch`, or a random
+    /// one). The saved copy is deleted, durably, before this returns; if that fails, the
+    /// saved feed is not used.
+    pub fn resume(storage: &dyn Storage, epoch: Option<u64>) -> Self {
+        let fresh = || match epoch {
+            Some(epoch) => Self::with_epoch(epoch),
+            None => Self::new(),
+        };
+        let saved = match load_saved(storage) {
+            Ok(saved) => saved,
+            Err(error) => {
+                tracing::warn!(
+                    "the saved changes feed is unreadable ({error}); starting a new one"
+                );
+                None
+            }
+        };
+        if let Err(error) = discard_saved(storage) {
+            tracing::warn!("could not delete the saved changes feed ({error}); starting a new one");
+            return fresh();
+        }
+        let Some(saved) = saved else {
+            return fresh();
+        };
+        let mut entries = Entries {
+            floor: saved.floor,
+            ..Entries::default()
+        };
+        for entry in saved.entries {
+            let Ok(doc) = <[u8; 16]>::try_from(entry.doc.as_slice()) else {
+                continue;
+            };
+            let doc = DocumentId::from_bytes(doc);
+            let heads = entry
+                .heads
+                .chunks_exact(32)
+                .filter_map(|h| <[u8; 32]>::try_from(h).ok().map(ChangeHash))
+                .collect();
+            if let Some(acl) = entry.erased {
+                entries.erased.insert(doc, acl);
+            }
+            entries.by_seq.insert(entry.seq, doc);
+            entries.latest.insert(doc, (entry.seq, heads));
+        }
+        tracing::info!(
+            entries = entries.by_seq.len(),
+            "resumed the changes feed saved at the last shutdown"
+        );
+        let (head, _) = watch::channel(saved.head);
+        Self {
+            epoch: saved.epoch,
+            entries: Mutex::new(entries),
+            head,
+        }
+    }
+
     /// Resolves when the feed moves past `seq`.
     pub async fn wait_past(&self, seq: u64) {
         let mut receiver = self.head.subscribe();
         let _ = receiver.wait_for(|head| *head > seq).await;
     }
+}
+
+/// The format of the saved feed; another version is not resumed.
+const SAVED_VERSION: u32 = 1;
+
+#[derive(Serialize, Deserialize)]
+struct Saved {
+    v: u32,
+    epoch: u64,
+    head: u64,
+    floor: u64,
+    entries: Vec<SavedEntry>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SavedEntry {
+    seq: u64,
+    doc: serde_bytes::ByteBuf,
+    /// The heads, 32 bytes each.
+    heads: serde_bytes::ByteBuf,
+    erased: Option<DocumentAcl>,
+}
+
+/// Where a graceful shutdown saves the feed (never in backups).
+pub const SAVED_FEED_KEY: [&str; 2] = ["server", "feed"];
+
+fn saved_key() -> Result<StorageKey, StorageError> {
+    StorageKey::try_new(SAVED_FEED_KEY)
+}
+
+fn load_saved(storage: &dyn Storage) -> Result<Option<Saved>, String> {
+    let Some(bytes) = storage
+        .get(&saved_key().map_err(|e| e.to_string())?)
+        .map_err(|e| e.to_string())?
+    else {
+        return Ok(None);
+    };
+    let saved: Saved = ciborium::from_reader(bytes.as_slice()).map_err(|e| e.to_string())?;
+    if saved.v != SAVED_VERSION {
+        return Err(format!(
+            "format version {}, expected {SAVED_VERSION}",
+            saved.v
+        ));
+    }
+    if saved
+        .entries
+        .iter()
+        .any(|e| e.seq > saved.head || e.seq < saved.floor)
+    {
+        return Err("an entry lies outside the feed's range".into());
+    }
+    Ok(Some(saved))
+}
+
+/// Deletes the feed a graceful shutdown saved, durably: the next start draws a new epoch.
+pub fn discard_saved(storage: &dyn Storage) -> Result<(), StorageError> {
+    let key = saved_key()?;
+    if storage.get(&key)?.is_none() {
+        return Ok(());
+    }
+    let mut batch = Batch::new();
+    batch.delete(key);
+    storage.apply(batch)
 }
 
 fn rand_epoch() -> u64 {
@@ -225,6 +388,58 @@ mod tests {
         assert!(none.is_empty());
         let parsed: Cursor = next.to_string().parse().unwrap();
         assert_eq!(parsed, next);
+    }
+
+    #[test]
+    fn a_saved_feed_resumes_once_with_its_epoch_entries_and_erasures() {
+        use crate::auth::{DocumentAcl, OrgName, Principal, Role, UserName};
+        let storage = passerelle_store::MemoryStorage::new();
+        let feed = ChangeFeed::new();
+        let start = feed.cursor();
+        let (a, b) = (DocumentId::random(), DocumentId::random());
+        feed.publish(a, vec![ChangeHash([1; 32]), ChangeHash([2; 32])]);
+        let middle = feed.cursor();
+        let owner = Principal {
+            user: UserName::new("samira").unwrap(),
+            org: OrgName::new("oujda").unwrap(),
+            role: Role::Admin,
+        };
+        let acl = DocumentAcl::new_for(&owner);
+        feed.publish_erased(b, acl.clone());
+        feed.save(&storage).unwrap();
+
+        let resumed = ChangeFeed::resume(&storage, None);
+        assert_eq!(resumed.cursor(), feed.cursor());
+        let (Since::Changes(all), _) = resumed.since(Some(start)) else {
+            panic!("a cursor from before the restart resets");
+        };
+        assert_eq!(
+            all,
+            vec![
+                (a, vec![ChangeHash([1; 32]), ChangeHash([2; 32])]),
+                (b, vec![])
+            ]
+        );
+        let (Since::Changes(late), _) = resumed.since(Some(middle)) else {
+            panic!("expected changes");
+        };
+        assert_eq!(late, vec![(b, vec![])]);
+        assert_eq!(resumed.erased(&b), Some(acl));
+        assert_eq!(resumed.erased(&a), None);
+        // The saved copy was consumed: a second start (as after a crash) is a new feed.
+        let again = ChangeFeed::resume(&storage, None);
+        assert!(matches!(again.since(Some(start)).0, Since::Reset));
+    }
+
+    #[test]
+    fn a_damaged_saved_feed_is_not_resumed() {
+        let storage = passerelle_store::MemoryStorage::new();
+        let mut batch = Batch::new();
+        batch.put(saved_key().unwrap(), b"not cbor".to_vec());
+        storage.apply(batch).unwrap();
+        let feed = ChangeFeed::resume(&storage, Some(7));
+        assert_eq!(feed.cursor().to_string(), "7-0");
+        assert!(storage.get(&saved_key().unwrap()).unwrap().is_none());
     }
 
     #[test]

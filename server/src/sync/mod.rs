@@ -14,7 +14,7 @@ use std::sync::Arc;
 use passerelle_store::{DocStore, Storage, StorageError, StorageKey};
 
 pub use batch_http::{ChangedDocument, ChangesResponse, MAX_BATCH_DOCUMENTS};
-pub use feed::{ChangeFeed, Cursor, CursorError, Since};
+pub use feed::{ChangeFeed, Cursor, CursorError, SAVED_FEED_KEY, Since, discard_saved};
 pub use hub::{Hub, HubConfig};
 pub use metrics::Metrics;
 
@@ -62,17 +62,14 @@ pub struct SyncState {
 
 impl SyncState {
     /// Starts the hub on the current tokio runtime. Blocks briefly to read (or create) the
-    /// server's storage id.
+    /// server's storage id and to resume the changes feed a graceful shutdown saved.
     pub fn start(storage: Arc<dyn Storage>, auth: Arc<AuthStore>, config: HubConfig) -> Self {
         let storage_id = storage_id(storage.as_ref()).unwrap_or_else(|error| {
             tracing::error!("could not read or store the server's storage id: {error}");
             uuid::Uuid::new_v4().to_string()
         });
+        let feed = Arc::new(ChangeFeed::resume(storage.as_ref(), config.seed));
         let docs = Arc::new(DocStore::new(storage));
-        let feed = Arc::new(match config.seed {
-            Some(seed) => ChangeFeed::with_epoch(seed),
-            None => ChangeFeed::new(),
-        });
         let inline_storage = config.inline_storage;
         let metrics = Arc::new(Metrics::default());
         let outbox_capacity = config.outbox_capacity;
