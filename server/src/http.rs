@@ -182,7 +182,7 @@ pub async fn run(
     sync.hub.drain().await;
     // Keep the changes feed for the next start, so that clients keep their cursors.
     let feed = Arc::clone(&sync.feed);
-    match tokio::task::spawn_blocking(move || feed.save(storage.as_ref())).await {
+    match sync.blocking(move || feed.save(storage.as_ref())).await {
         Ok(Ok(())) => {}
         Ok(Err(error)) => tracing::warn!("could not save the changes feed: {error}"),
         Err(error) => tracing::warn!("could not save the changes feed: {error}"),
