@@ -366,8 +366,14 @@ fn budgets_meetings_logistics_contacts_moves_and_removals_merge_across_replicas(
         assert_eq!(action_ids.len(), 2, "{action_ids:?}");
         assert!(action_ids.contains(&actions[0]) && action_ids.contains(&actions[2]));
         let minutes = item(&m["meetings"], &meeting)["minutes"].as_str().unwrap();
-        assert!(minutes.contains("Samira : le budget est validé."), "{minutes}");
-        assert!(minutes.contains("Claire : les visas sont demandés."), "{minutes}");
+        assert!(
+            minutes.contains("Samira : le budget est validé."),
+            "{minutes}"
+        );
+        assert!(
+            minutes.contains("Claire : les visas sont demandés."),
+            "{minutes}"
+        );
         assert_eq!(minutes.matches("Ouverture de la séance.").count(), 1);
         assert_eq!(
             item(&m["meetings"], &meeting)["attendees"],
@@ -483,7 +489,15 @@ fn invalid_list_input_names_the_field_and_writes_nothing() {
     let line = created(
         &home,
         s,
-        &["project", "budget", "add", &project, "Personnel", "100", "EUR"],
+        &[
+            "project",
+            "budget",
+            "add",
+            &project,
+            "Personnel",
+            "100",
+            "EUR",
+        ],
     );
     created(
         &home,
@@ -506,7 +520,9 @@ fn invalid_list_input_names_the_field_and_writes_nothing() {
 
     fails(
         &home,
-        &["project", "budget", "add", &project, "Frais", "beaucoup", "EUR"],
+        &[
+            "project", "budget", "add", &project, "Frais", "beaucoup", "EUR",
+        ],
         &["project.budget.planned (AMOUNT CURRENCY)", "EUR ou MAD"],
     );
     fails(
@@ -575,21 +591,13 @@ fn invalid_list_input_names_the_field_and_writes_nothing() {
     fails(
         &home,
         &[
-            "project", "expense", "add", &project, "10", "EUR", "--line", &line, "--date",
-            "hier",
+            "project", "expense", "add", &project, "10", "EUR", "--line", &line, "--date", "hier",
         ],
         &["project.expenses.date (--date)"],
     );
     fails(
         &home,
-        &[
-            "mission",
-            "logistics",
-            "add",
-            &mission,
-            "train",
-            "TGV",
-        ],
+        &["mission", "logistics", "add", &mission, "train", "TGV"],
         &[
             "mission.logistics.kind (KIND)",
             "flight, hotel, vehicle, interpreter, per_diem",
@@ -598,13 +606,29 @@ fn invalid_list_input_names_the_field_and_writes_nothing() {
     fails(
         &home,
         &[
-            "mission", "logistics", "add", &mission, "hotel", "Atlas", "--cost", "cher", "MAD",
+            "mission",
+            "logistics",
+            "add",
+            &mission,
+            "hotel",
+            "Atlas",
+            "--cost",
+            "cher",
+            "MAD",
         ],
         &["mission.logistics.cost (--cost)"],
     );
     fails(
         &home,
-        &["mission", "meeting", "edit", &mission, "Inconnue", "--minutes", "x"],
+        &[
+            "mission",
+            "meeting",
+            "edit",
+            &mission,
+            "Inconnue",
+            "--minutes",
+            "x",
+        ],
         &["mission.meetings Inconnue", "introuvable"],
     );
     fails(
@@ -754,7 +778,10 @@ fn an_erased_actor_is_listed_where_still_mentioned_and_shown_as_erased() {
         .unwrap();
     let (stdout, stderr) = (text(&output.stdout), text(&output.stderr));
     assert!(output.status.success(), "{stderr}");
-    assert!(stdout.contains("encore mentionné dans 2 document(s)"), "{stdout}");
+    assert!(
+        stdout.contains("encore mentionné dans 2 document(s)"),
+        "{stdout}"
+    );
     let project_line = stdout
         .lines()
         .find(|l| l.contains(&project))

@@ -44,7 +44,9 @@ fn locate(doc: &automerge::AutoCommit, field: &str, arg: &str) -> anyhow::Result
         arg.parse::<ItemId>()
             .map_err(|_| invalid(field, arg, t("exp_item")))?
     };
-    let found = find_item(doc, &id).map_err(model_error)?.ok_or_else(not_found)?;
+    let found = find_item(doc, &id)
+        .map_err(model_error)?
+        .ok_or_else(not_found)?;
     if arg.contains('[') && found.path.to_string() != arg {
         return Err(not_found());
     }

@@ -16,8 +16,8 @@ use serde_json::{Value as Json, json};
 
 use super::{
     Ctx, FieldEdits, conflicts::conflict_lines, field_path, fill, localized, model_error,
-    non_empty, one_line, parse_choice, parse_date, parse_money, parse_when, pick_item, register_json, shown,
-    titles,
+    non_empty, one_line, parse_choice, parse_date, parse_money, parse_when, pick_item,
+    register_json, shown, titles,
 };
 use crate::lang::t;
 
@@ -364,7 +364,10 @@ fn run_logistics(command: LogisticsCommand, home: &Path) -> anyhow::Result<()> {
     ctx.save(loaded.id, &mut loaded.doc)?;
     println!(
         "{}",
-        fill("added", &[&"mission.logistics", &format!("{kind}: {details}")])
+        fill(
+            "added",
+            &[&"mission.logistics", &format!("{kind}: {details}")]
+        )
     );
     println!("{id}");
     Ok(())
@@ -738,12 +741,7 @@ pub(crate) fn show_text(
             .as_deref()
             .map(|r| format!(", {r}"))
             .unwrap_or_default();
-        writeln!(
-            out,
-            "  - {}{org}{role}  [{}]",
-            reference(&d.person),
-            d.id
-        )?;
+        writeln!(out, "  - {}{org}{role}  [{}]", reference(&d.person), d.id)?;
     }
     writeln!(out, "{}:", t("f_agenda"))?;
     if m.agenda.is_empty() {

@@ -391,7 +391,11 @@ pub(crate) fn parse_money(field: &str, amount: &str, currency: &str) -> anyhow::
     );
     match text.parse::<Money>() {
         Ok(money) if money.cents >= 0 => Ok(money),
-        _ => Err(invalid(field, &format!("{amount} {currency}"), t("exp_money"))),
+        _ => Err(invalid(
+            field,
+            &format!("{amount} {currency}"),
+            t("exp_money"),
+        )),
     }
 }
 

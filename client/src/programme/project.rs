@@ -10,15 +10,15 @@ use automerge::AutoCommit;
 use clap::Subcommand;
 use passerelle_core::DocumentId;
 use passerelle_model::{
-    CofinancingStatus, Currency, DocType, Document, ItemId, Level, Money, Project, ProjectStatus, Stamp,
-    project,
+    CofinancingStatus, Currency, DocType, Document, ItemId, Level, Money, Project, ProjectStatus,
+    Stamp, project,
 };
 use serde_json::{Value as Json, json};
 
 use super::{
     Ctx, FieldEdits, check_number, conflicts::conflict_lines, field_path, fill, localized,
-    model_error, non_empty, parse_choice, parse_date, parse_money, pick_item, register_json,
-    shown, titles,
+    model_error, non_empty, parse_choice, parse_date, parse_money, pick_item, register_json, shown,
+    titles,
 };
 use crate::lang::t;
 
@@ -275,7 +275,10 @@ fn pick_line(p: &Project, line: Option<&str>, field: &str) -> anyhow::Result<Ite
                 .iter()
                 .map(|l| format!("{} {}", l.id, l.heading))
                 .collect();
-            Err(anyhow!(fill("err_several_lines", &[&field, &ids.join(", ")])))
+            Err(anyhow!(fill(
+                "err_several_lines",
+                &[&field, &ids.join(", ")]
+            )))
         }
     }
 }
@@ -289,7 +292,11 @@ fn run_budget(command: BudgetCommand, home: &Path) -> anyhow::Result<()> {
         label,
     } = command;
     let heading = non_empty("project.budget.heading (HEADING)", &heading)?;
-    let planned = parse_money("project.budget.planned (AMOUNT CURRENCY)", &amount, &currency)?;
+    let planned = parse_money(
+        "project.budget.planned (AMOUNT CURRENCY)",
+        &amount,
+        &currency,
+    )?;
     let mut ctx = Ctx::open(home, false)?;
     let mut loaded = ctx.load(&project, "project", Some(DocType::Project))?;
     let stamp = ctx.stamp();
@@ -299,7 +306,10 @@ fn run_budget(command: BudgetCommand, home: &Path) -> anyhow::Result<()> {
     ctx.save(loaded.id, &mut loaded.doc)?;
     println!(
         "{}",
-        fill("added", &[&"project.budget", &format!("{heading}: {planned}")])
+        fill(
+            "added",
+            &[&"project.budget", &format!("{heading}: {planned}")]
+        )
     );
     println!("{id}");
     Ok(())
@@ -321,10 +331,9 @@ fn run_cofinancing(command: CofinancingCommand, home: &Path) -> anyhow::Result<(
         &currency,
     )?;
     let status = match &status {
-        Some(s) => parse_choice::<CofinancingStatus>(
-            "project.budget.cofinancing.status (--status)",
-            s,
-        )?,
+        Some(s) => {
+            parse_choice::<CofinancingStatus>("project.budget.cofinancing.status (--status)", s)?
+        }
         None => CofinancingStatus::Requested,
     };
     let mut ctx = Ctx::open(home, false)?;
@@ -341,7 +350,10 @@ fn run_cofinancing(command: CofinancingCommand, home: &Path) -> anyhow::Result<(
         "{}",
         fill(
             "added",
-            &[&"project.budget.cofinancing", &format!("{funder}: {amount}")]
+            &[
+                &"project.budget.cofinancing",
+                &format!("{funder}: {amount}")
+            ]
         )
     );
     println!("{id}");
@@ -357,7 +369,11 @@ fn run_expense(command: ExpenseCommand, home: &Path) -> anyhow::Result<()> {
         date,
         payee,
     } = command;
-    let amount = parse_money("project.expenses.amount (AMOUNT CURRENCY)", &amount, &currency)?;
+    let amount = parse_money(
+        "project.expenses.amount (AMOUNT CURRENCY)",
+        &amount,
+        &currency,
+    )?;
     let date = match &date {
         Some(d) => parse_date("project.expenses.date (--date)", d)?,
         None => super::directory::today(),
@@ -375,7 +391,10 @@ fn run_expense(command: ExpenseCommand, home: &Path) -> anyhow::Result<()> {
     ctx.save(loaded.id, &mut loaded.doc)?;
     println!(
         "{}",
-        fill("added", &[&"project.expenses", &format!("{date}: {amount}")])
+        fill(
+            "added",
+            &[&"project.expenses", &format!("{date}: {amount}")]
+        )
     );
     println!("{id}");
     Ok(())
@@ -691,7 +710,12 @@ fn show_text(
     )?;
     writeln!(out, "  {}: {}", t("f_theme"), shown(&p.theme))?;
     writeln!(out, "  {}: {}", t("f_lead"), ctx.references(&p.lead))?;
-    writeln!(out, "  {}: {}", t("f_partners"), ctx.references(&p.partners))?;
+    writeln!(
+        out,
+        "  {}: {}",
+        t("f_partners"),
+        ctx.references(&p.partners)
+    )?;
     if !p.context.is_empty() {
         writeln!(out, "  {}: {}", t("f_context"), p.context)?;
     }
