@@ -373,7 +373,7 @@ fn tour(server_binary: &Path, dir: &Path) -> anyhow::Result<()> {
         bail!("the demo's document is not a mission");
     };
     command(&format!("passerelle mission show {id}"));
-    for line in show_text(id, &mission, &merged)?.lines() {
+    for line in show_text(None, id, &mission, &merged)?.lines() {
         say(line);
     }
 

@@ -8,7 +8,10 @@
 //! - [`HttpTransport::erase`]: `DELETE /v1/docs/{id}` on the server, which deletes the
 //!   document, its rules and authorship, and keeps a tombstone that refuses the id for ever.
 //! - [`Replica::erase_here`]: deletes the local copy: chunks, marker and the sync records
-//!   (to check, pending changes, confirmed heads, rejection), in one atomic batch.
+//!   (to check, pending changes, confirmed heads, rejection), in one atomic batch, and
+//!   records the id as erased ([`Replica::is_erased`]), so that references to it from other
+//!   documents show as erased.
+//! - [`Replica::documents_mentioning`]: the other documents that name it (its id, a name).
 //! - [`apply_erasures`]: a sync pass hands it each page of the changes feed; the entries the
 //!   server flags `deleted` make this replica delete its copy before anything else of the
 //!   page is recorded, and leave the page.
@@ -21,11 +24,22 @@ use passerelle_store::Batch;
 use serde::Deserialize;
 use serde_json::{Value as Json, json};
 
-use crate::sync_records::{self, CHECK, CONFIRMED, DIRTY, REJECTED};
+use crate::sync_records::{self, CHECK, CONFIRMED, DIRTY, ERASED, REJECTED};
 use crate::transport::read_body;
 use crate::{ChangesPage, ClientError, HttpTransport, Replica};
 
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// A document that mentions another ([`Replica::documents_mentioning`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mention {
+    /// The mentioning document.
+    pub id: DocumentId,
+    /// Its `type` field, if it has one (`project`, `mission`…).
+    pub doc_type: Option<String>,
+    /// Where: paths into its JSON, e.g. `partners.ID`, `delegation.k3f9a0c2.person`.
+    pub fields: Vec<String>,
+}
 
 /// What the server answered to an erasure.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -79,7 +93,61 @@ impl Replica {
         for set in [CHECK, DIRTY, CONFIRMED, REJECTED] {
             also.delete(sync_records::doc_key(set, &document_id));
         }
+        also.put(
+            sync_records::doc_key(ERASED, &document_id),
+            sync_records::now_ms().to_string().into_bytes(),
+        );
         self.erase_local(document_id, also)
+    }
+
+    /// Whether this replica erased the document, or heard from the server that it was
+    /// erased: references to it then name an erased record, not one that has not arrived.
+    pub fn is_erased(&self, document_id: DocumentId) -> Result<bool, ClientError> {
+        sync_records::is_member(self.storage(), ERASED, &document_id)
+    }
+
+    /// The other documents of this replica whose content holds any of `needles` (a
+    /// document id, a name): for each, its id, its `type` and the paths (`partners.ID`,
+    /// `delegation.k3f9a0c2.person`) where a needle appears. Empty needles are skipped.
+    pub fn documents_mentioning(
+        &mut self,
+        document_id: DocumentId,
+        needles: &[&str],
+    ) -> Result<Vec<Mention>, ClientError> {
+        let needles: Vec<&str> = needles
+            .iter()
+            .map(|n| n.trim())
+            .filter(|n| !n.is_empty())
+            .collect();
+        let mut found = Vec::new();
+        if needles.is_empty() {
+            return Ok(found);
+        }
+        for other in self.stored_documents()? {
+            if other == document_id {
+                continue;
+            }
+            let Ok(content) = self.get_json(other) else {
+                continue;
+            };
+            let mut fields = Vec::new();
+            for needle in &needles {
+                find_mentions(&content, needle, String::new(), &mut fields);
+            }
+            fields.sort();
+            fields.dedup();
+            if !fields.is_empty() {
+                found.push(Mention {
+                    id: other,
+                    doc_type: content
+                        .get("type")
+                        .and_then(Json::as_str)
+                        .map(str::to_owned),
+                    fields,
+                });
+            }
+        }
+        Ok(found)
     }
 
     /// Everything this replica holds on the document, as JSON (see the module's
@@ -127,24 +195,11 @@ impl Replica {
             },
         };
         let needle = document_id.to_string();
-        let mut mentioned_in = Vec::new();
-        for other in self.stored_documents()? {
-            if other == document_id {
-                continue;
-            }
-            let Ok(content) = self.get_json(other) else {
-                continue;
-            };
-            let mut paths = Vec::new();
-            find_mentions(&content, &needle, String::new(), &mut paths);
-            if !paths.is_empty() {
-                mentioned_in.push(json!({
-                    "id": other.to_string(),
-                    "type": content.get("type").cloned().unwrap_or(Json::Null),
-                    "fields": paths,
-                }));
-            }
-        }
+        let mentioned_in: Vec<Json> = self
+            .documents_mentioning(document_id, &[&needle])?
+            .into_iter()
+            .map(|m| json!({"id": m.id.to_string(), "type": m.doc_type, "fields": m.fields}))
+            .collect();
         Ok(json!({
             "document": needle,
             "exported_at": rfc3339(SystemTime::now()),

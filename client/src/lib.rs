@@ -49,7 +49,8 @@
 //!   [`HttpTransport::document_access`] / [`HttpTransport::share`] (who may see what).
 //! - `erasure`: [`Replica::export_everything`] (all the replica holds on a document, its
 //!   history included), [`HttpTransport::erase`] (`DELETE /v1/docs/{id}`),
-//!   [`Replica::erase_here`], and the erasure of local copies the changes feed announces.
+//!   [`Replica::erase_here`], [`Replica::is_erased`], [`Replica::documents_mentioning`], and
+//!   the erasure of local copies the changes feed announces.
 //! - `sync_records`: the durable bookkeeping of syncing (feed cursor, documents to check,
 //!   documents with local changes, confirmed heads, [`Rejection`]s).
 //! - `sync_loop`: [`SyncLoop`], [`Backoff`], [`StopSignal`].
@@ -79,7 +80,7 @@ pub use doc_summary::DocSummary;
 pub use docs_api::{
     AccessLevel, AccessRule, DocumentAccess, DocumentHistory, Grantee, HistoryRecord, PendingChange,
 };
-pub use erasure::ServerErasure;
+pub use erasure::{Mention, ServerErasure};
 pub use error::ClientError;
 pub use replica::{Replica, ReplicaSetup};
 pub use replica_event::ReplicaEvent;

@@ -7,6 +7,7 @@
 //! | `client/dirty/DOC` | empty | DOC may hold local changes the server has not confirmed |
 //! | `client/confirmed/DOC` | JSON hex list | the heads the server last confirmed holding |
 //! | `client/rejected/DOC` | JSON [`Rejection`] | the server refused our changes, or the document |
+//! | `client/erased/DOC` | decimal ms since the epoch | DOC was erased (here or on the server) |
 //! | `client/last-sync` | decimal ms since the epoch | the end of the last complete pass |
 //! | `client/estimates` | JSON | what documents brought back lately, to size requests |
 //!
@@ -33,6 +34,9 @@ pub(crate) const CHECK: &str = "check";
 pub(crate) const DIRTY: &str = "dirty";
 pub(crate) const CONFIRMED: &str = "confirmed";
 pub(crate) const REJECTED: &str = "rejected";
+/// Documents erased for good (an actor's personal data): their ids stay, with no content, so
+/// that references to them from other documents can be shown as erased rather than unknown.
+pub(crate) const ERASED: &str = "erased";
 const LAST_SYNC: &str = "last-sync";
 const ESTIMATES: &str = "estimates";
 

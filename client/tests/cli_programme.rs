@@ -4,76 +4,9 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Command, Output, Stdio};
-
 use common::TestServer;
+use common::programme_cli::{command, created, date_in, fails, json, ok, sync, text};
 use serde_json::Value as Json;
-
-/// `passerelle --home HOME ARGS` as `user`, with no locale (French by default).
-fn command(home: &Path, user: &str, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_passerelle"));
-    command
-        .arg("--home")
-        .arg(home)
-        .args(args)
-        .env_remove("PASSERELLE_HOME")
-        .env_remove("RUST_LOG")
-        .env_remove("LC_ALL")
-        .env_remove("LC_MESSAGES")
-        .env_remove("LANG")
-        .env("PASSERELLE_USER", user)
-        .stdin(Stdio::null());
-    command
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8(bytes.to_vec()).unwrap()
-}
-
-fn ok(home: &Path, user: &str, args: &[&str]) -> String {
-    let output = command(home, user, args).output().unwrap();
-    assert!(
-        output.status.success(),
-        "passerelle {args:?} failed: {}",
-        text(&output.stderr)
-    );
-    text(&output.stdout)
-}
-
-/// The last line of stdout: the new document's (or item's) id.
-fn created(home: &Path, user: &str, args: &[&str]) -> String {
-    ok(home, user, args).lines().last().unwrap().to_owned()
-}
-
-fn json(home: &Path, user: &str, args: &[&str]) -> Json {
-    serde_json::from_str(&ok(home, user, args)).unwrap()
-}
-
-/// Expects exit code 1 and one line on stderr holding every needle.
-fn fails(home: &Path, args: &[&str], needles: &[&str]) -> String {
-    let output: Output = command(home, "samira", args).output().unwrap();
-    let message = text(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{args:?}: {message}");
-    assert_eq!(message.lines().count(), 1, "one line: {message}");
-    for needle in needles {
-        assert!(message.contains(needle), "`{needle}` not in: {message}");
-    }
-    message
-}
-
-fn date_in(days: i64) -> String {
-    use jiff::ToSpan as _;
-    jiff::Zoned::now()
-        .date()
-        .checked_add(days.days())
-        .unwrap()
-        .to_string()
-}
-
-fn sync(home: &Path) {
-    ok(home, "-", &["sync"]);
-}
 
 #[test]
 fn concurrent_edits_of_every_type_merge_and_conflicts_are_resolved_across_replicas() {

@@ -1,6 +1,7 @@
-//! `passerelle actor add|find`, `call add|list`, `news add|list`: the actor directory, the
+//! `passerelle actor add|find|show`, `actor contact add`, `call add|list`, `news add|list`: the actor directory, the
 //! calls for proposals and the news watch.
 
+use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::anyhow;
@@ -67,6 +68,17 @@ pub(crate) enum ActorCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Show an actor: names, kind, basis, contacts (with their ids), themes, notes.
+    Show {
+        /// The actor's document id.
+        actor: String,
+        /// Print as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Ways to reach an actor.
+    #[command(subcommand)]
+    Contact(ContactCommand),
     /// Everything held on an actor, as JSON: the record, every value it ever had (its whole
     /// history), the server's record of who wrote what (if reachable), and the documents
     /// that mention it. Works offline with what this replica holds.
@@ -85,6 +97,24 @@ pub(crate) enum ActorCommand {
         /// Do not ask (required when not on a terminal).
         #[arg(long)]
         yes: bool,
+    },
+}
+
+/// `passerelle actor contact …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ContactCommand {
+    /// Add a way to reach an actor; prints its id. (`passerelle remove ACTOR ID` removes
+    /// one.)
+    Add {
+        /// The actor's document id.
+        actor: String,
+        /// email, phone, address, web or other.
+        kind: String,
+        /// The address, number or URL.
+        value: String,
+        /// What it is, e.g. "office", "mobile".
+        #[arg(long)]
+        label: Option<String>,
     },
 }
 
@@ -164,6 +194,25 @@ pub(crate) fn run_actor(command: ActorCommand, home: &Path) -> anyhow::Result<()
             return super::erase::export(home, &actor, output.as_deref());
         }
         ActorCommand::Erase { actor, yes } => return super::erase::erase(home, &actor, yes),
+        ActorCommand::Show { actor, json } => return show_actor(home, &actor, json),
+        ActorCommand::Contact(ContactCommand::Add {
+            actor,
+            kind,
+            value,
+            label,
+        }) => {
+            let kind = parse_choice::<ContactKind>("actor.contacts.kind (KIND)", &kind)?;
+            let value = non_empty("actor.contacts.value (VALUE)", &value)?;
+            let mut ctx = Ctx::open(home, false)?;
+            let mut loaded = ctx.load(&actor, "ACTOR", Some(DocType::Actor))?;
+            let stamp = ctx.stamp();
+            let label = label.as_deref().map(str::trim).filter(|l| !l.is_empty());
+            let id = actor::add_contact(&mut loaded.doc, kind, &value, label, &stamp)
+                .map_err(model_error)?;
+            ctx.save(loaded.id, &mut loaded.doc)?;
+            println!("{}", fill("added", &[&"actor.contacts", &value]));
+            println!("{id}");
+        }
         ActorCommand::Add {
             name,
             person,
@@ -284,6 +333,70 @@ pub(crate) fn run_actor(command: ActorCommand, home: &Path) -> anyhow::Result<()
             }
         }
     }
+    Ok(())
+}
+
+/// `actor show ACTOR [--json]`.
+fn show_actor(home: &Path, actor: &str, json: bool) -> anyhow::Result<()> {
+    let mut ctx = Ctx::open(home, false)?;
+    let loaded = ctx.load(actor, "ACTOR", Some(DocType::Actor))?;
+    let Document::Actor(a) = &loaded.typed else {
+        unreachable!("load checks the type")
+    };
+    let parent = a.parent.as_deref().map(|p| ctx.reference(p));
+    if json {
+        let out = json!({
+            "id": loaded.id.to_string(), "kind": a.kind.as_str(),
+            "category": a.category.map(|c| c.as_str()),
+            "names": a.names.iter().map(|(l, n)| (l.to_owned(), json!(n))).collect::<serde_json::Map<_, _>>(),
+            "parent": a.parent, "basis": register_json(&a.basis),
+            "contacts": a.contacts.iter().map(|c| json!({
+                "id": c.id.as_str(), "kind": c.kind.as_str(), "value": c.value, "label": c.label,
+            })).collect::<Vec<_>>(),
+            "themes": a.themes, "notes": a.notes,
+            "last_contact": register_json(&a.last_contact), "owner": register_json(&a.owner),
+            "conflicts": passerelle_model::conflicts(&loaded.doc).map_err(model_error)?,
+        });
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(());
+    }
+    let mut out = String::new();
+    let names: Vec<&str> = a
+        .names
+        .iter()
+        .map(|(_, n)| n)
+        .filter(|n| !n.is_empty())
+        .collect();
+    writeln!(out, "{}", names.join(" / "))?;
+    writeln!(out, "  id: {}", loaded.id)?;
+    let category = a.category.map_or("-", |c| c.as_str());
+    writeln!(out, "  {}: {} ({category})", t("f_kind"), a.kind)?;
+    if let Some(parent) = &parent {
+        writeln!(out, "  {}: {parent}", t("f_parent"))?;
+    }
+    writeln!(out, "  {}: {}", t("f_basis"), shown(&a.basis))?;
+    writeln!(out, "  {}: {}", t("f_owner"), shown(&a.owner))?;
+    writeln!(out, "  {}: {}", t("f_last_contact"), shown(&a.last_contact))?;
+    if !a.themes.is_empty() {
+        writeln!(out, "  {}: {}", t("f_themes"), a.themes.join(", "))?;
+    }
+    writeln!(out, "{}:", t("f_contacts"))?;
+    if a.contacts.is_empty() {
+        writeln!(out, "  {}", t("f_none"))?;
+    }
+    for c in &a.contacts {
+        let label = c
+            .label
+            .as_deref()
+            .map(|l| format!(" ({l})"))
+            .unwrap_or_default();
+        writeln!(out, "  - {}: {}{label}  [{}]", c.kind, c.value, c.id)?;
+    }
+    if !a.notes.is_empty() {
+        writeln!(out, "  {}: {}", t("f_notes"), a.notes)?;
+    }
+    out.push_str(&super::conflicts::conflict_lines(loaded.id, &loaded.doc)?);
+    print!("{out}");
     Ok(())
 }
 

@@ -1,5 +1,5 @@
 //! `passerelle mission new|list|show|edit`, `mission agenda add`, `mission delegation add`,
-//! `mission action add|done`.
+//! `mission action add|done`, `mission meeting add|edit`, `mission logistics add`.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -9,13 +9,15 @@ use automerge::AutoCommit;
 use clap::Subcommand;
 use passerelle_core::DocumentId;
 use passerelle_model::{
-    Direction, DocType, Document, Mission, MissionStatus, Place, Stamp, mission,
+    Direction, DocType, Document, LogisticsKind, LogisticsStatus, Mission, MissionStatus, Money,
+    Place, Stamp, mission,
 };
 use serde_json::{Value as Json, json};
 
 use super::{
     Ctx, FieldEdits, conflicts::conflict_lines, field_path, fill, localized, model_error,
-    non_empty, parse_choice, parse_date, parse_when, pick_item, register_json, shown, titles,
+    non_empty, one_line, parse_choice, parse_date, parse_money, parse_when, pick_item,
+    register_json, shown, titles,
 };
 use crate::lang::t;
 
@@ -79,6 +81,76 @@ pub(crate) enum MissionCommand {
     /// Follow-up actions.
     #[command(subcommand)]
     Action(ActionCommand),
+    /// Meetings and their minutes.
+    #[command(subcommand)]
+    Meeting(MeetingCommand),
+    /// Logistics: flights, hotels, vehicles, interpreters, per diems.
+    #[command(subcommand)]
+    Logistics(LogisticsCommand),
+}
+
+/// `passerelle mission meeting …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum MeetingCommand {
+    /// Add a meeting; prints its id.
+    Add {
+        /// The mission's id.
+        mission: String,
+        /// What the meeting is, e.g. "Comité de pilotage".
+        title: String,
+        /// Someone who attends; repeat for several.
+        #[arg(long, value_name = "NAME")]
+        attendee: Vec<String>,
+        /// The minutes (text).
+        #[arg(long, value_name = "TEXT")]
+        minutes: Option<String>,
+        /// The decisions taken (text).
+        #[arg(long, value_name = "TEXT")]
+        decisions: Option<String>,
+    },
+    /// Change a meeting: its minutes and decisions are text, so others' concurrent typing
+    /// in them is kept.
+    Edit {
+        /// The mission's id.
+        mission: String,
+        /// The meeting: its id, or its title.
+        meeting: String,
+        /// The new title.
+        #[arg(long)]
+        title: Option<String>,
+        /// The minutes, whole (only what differs from the current text is written).
+        #[arg(long, value_name = "TEXT")]
+        minutes: Option<String>,
+        /// The decisions, whole.
+        #[arg(long, value_name = "TEXT")]
+        decisions: Option<String>,
+        /// Add someone who attends; repeat for several.
+        #[arg(long, value_name = "NAME")]
+        add_attendee: Vec<String>,
+        /// Remove someone from the attendees.
+        #[arg(long, value_name = "NAME")]
+        remove_attendee: Vec<String>,
+    },
+}
+
+/// `passerelle mission logistics …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum LogisticsCommand {
+    /// Add a logistics line (status to-book); prints its id.
+    Add {
+        /// The mission's id.
+        mission: String,
+        /// flight, hotel, vehicle, interpreter or per-diem.
+        kind: String,
+        /// The details, e.g. "Lille-Oujda via Paris, 12 May, AT 781".
+        details: String,
+        /// What it costs: an amount and EUR or MAD, e.g. `--cost 1200 MAD`.
+        #[arg(long, num_args = 2, value_names = ["AMOUNT", "CURRENCY"], allow_hyphen_values = true)]
+        cost: Vec<String>,
+        /// to-book, booked, paid or cancelled [default: to-book].
+        #[arg(long)]
+        status: Option<String>,
+    },
 }
 
 /// What `mission edit` may change.
@@ -185,8 +257,126 @@ pub(crate) enum ActionCommand {
     },
 }
 
+fn run_meeting(command: MeetingCommand, home: &Path) -> anyhow::Result<()> {
+    match command {
+        MeetingCommand::Add {
+            mission,
+            title,
+            attendee,
+            minutes,
+            decisions,
+        } => {
+            let title = non_empty("mission.meetings.title (TITLE)", &title)?;
+            let mut ctx = Ctx::open(home, false)?;
+            let mut loaded = ctx.load(&mission, "mission", Some(DocType::Mission))?;
+            let stamp = ctx.stamp();
+            let attendees: Vec<&str> = attendee
+                .iter()
+                .map(|a| a.trim())
+                .filter(|a| !a.is_empty())
+                .collect();
+            let id = mission::add_meeting(&mut loaded.doc, &title, &attendees, &stamp)
+                .map_err(model_error)?;
+            let item = field_path("meetings").item(&id);
+            let mut edits = FieldEdits::new(&mut loaded.doc, &stamp, "mission");
+            edits.set_given(&item.field("minutes").to_string(), &minutes)?;
+            edits.set_given(&item.field("decisions").to_string(), &decisions)?;
+            ctx.save(loaded.id, &mut loaded.doc)?;
+            println!("{}", fill("added", &[&"mission.meetings", &title]));
+            println!("{id}");
+        }
+        MeetingCommand::Edit {
+            mission,
+            meeting,
+            title,
+            minutes,
+            decisions,
+            add_attendee,
+            remove_attendee,
+        } => {
+            let mut ctx = Ctx::open(home, false)?;
+            let mut loaded = ctx.load(&mission, "mission", Some(DocType::Mission))?;
+            let Document::Mission(m) = &loaded.typed else {
+                unreachable!("load checks the type")
+            };
+            let id = pick_item(
+                "mission.meetings",
+                &meeting,
+                m.meetings.iter().map(|m| (&m.id, m.title.as_str())),
+            )?;
+            if let Some(title) = &title {
+                non_empty("mission.meetings.title (--title)", title)?;
+            }
+            let stamp = ctx.stamp();
+            let item = field_path("meetings").item(&id);
+            let mut edits = FieldEdits::new(&mut loaded.doc, &stamp, "mission");
+            edits.set_given(&item.field("title").to_string(), &title)?;
+            edits.set_given(&item.field("minutes").to_string(), &minutes)?;
+            edits.set_given(&item.field("decisions").to_string(), &decisions)?;
+            let attendees = item.field("attendees").to_string();
+            for name in &add_attendee {
+                edits.member(&attendees, name, true)?;
+            }
+            for name in &remove_attendee {
+                edits.member(&attendees, name, false)?;
+            }
+            if !edits.changed {
+                return Err(anyhow!(t("nothing_to_change")));
+            }
+            ctx.save(loaded.id, &mut loaded.doc)?;
+            println!("{}", fill("updated", &[&format!("mission.meetings[{id}]")]));
+        }
+    }
+    Ok(())
+}
+
+fn run_logistics(command: LogisticsCommand, home: &Path) -> anyhow::Result<()> {
+    let LogisticsCommand::Add {
+        mission,
+        kind,
+        details,
+        cost,
+        status,
+    } = command;
+    let kind = parse_choice::<LogisticsKind>("mission.logistics.kind (KIND)", &kind)?;
+    let details = non_empty("mission.logistics.details (DETAILS)", &details)?;
+    let cost = match cost.as_slice() {
+        [amount, currency] => Some(parse_money(
+            "mission.logistics.cost (--cost)",
+            amount,
+            currency,
+        )?),
+        _ => None,
+    };
+    let status = status
+        .map(|s| parse_choice::<LogisticsStatus>("mission.logistics.status (--status)", &s))
+        .transpose()?;
+    let mut ctx = Ctx::open(home, false)?;
+    let mut loaded = ctx.load(&mission, "mission", Some(DocType::Mission))?;
+    let stamp = ctx.stamp();
+    let id = mission::add_logistics(&mut loaded.doc, kind, &details, cost, &stamp)
+        .map_err(model_error)?;
+    if let Some(status) = status.filter(|s| *s != LogisticsStatus::ToBook) {
+        let at = field_path("logistics").item(&id).field("status");
+        passerelle_model::set(&mut loaded.doc, &at, &json!(status.as_str()), &stamp)
+            .map_err(model_error)?;
+    }
+    ctx.save(loaded.id, &mut loaded.doc)?;
+    println!(
+        "{}",
+        fill(
+            "added",
+            &[&"mission.logistics", &format!("{kind}: {details}")]
+        )
+    );
+    println!("{id}");
+    Ok(())
+}
+
 pub(crate) fn run(command: MissionCommand, home: &Path) -> anyhow::Result<()> {
     match command {
+        MissionCommand::Meeting(command) => return run_meeting(command, home),
+        MissionCommand::Logistics(command) => return run_logistics(command, home),
         MissionCommand::New {
             direction,
             title,
@@ -290,6 +480,27 @@ pub(crate) fn run(command: MissionCommand, home: &Path) -> anyhow::Result<()> {
                         })
                     })
                     .collect();
+                out["meetings"] = m
+                    .meetings
+                    .iter()
+                    .map(|meeting| {
+                        json!({
+                            "id": meeting.id.as_str(), "title": meeting.title,
+                            "attendees": meeting.attendees, "minutes": meeting.minutes,
+                            "decisions": meeting.decisions,
+                        })
+                    })
+                    .collect();
+                out["logistics"] = m
+                    .logistics
+                    .iter()
+                    .map(|l| {
+                        json!({
+                            "id": l.id.as_str(), "kind": l.kind.as_str(), "details": l.details,
+                            "status": register_json(&l.status), "cost": register_json(&l.cost),
+                        })
+                    })
+                    .collect();
                 out["actions"] = m
                     .actions
                     .iter()
@@ -305,7 +516,7 @@ pub(crate) fn run(command: MissionCommand, home: &Path) -> anyhow::Result<()> {
                 )?;
                 println!("{}", serde_json::to_string_pretty(&out)?);
             } else {
-                print!("{}", show_text(loaded.id, m, &loaded.doc)?);
+                print!("{}", show_text(Some(&mut ctx), loaded.id, m, &loaded.doc)?);
             }
         }
         MissionCommand::Edit { mission, fields } => {
@@ -481,7 +692,18 @@ fn summary_json(id: DocumentId, m: &Mission) -> Json {
 }
 
 /// A mission for a person to read (`mission show`, and the demo).
-pub(crate) fn show_text(id: DocumentId, m: &Mission, doc: &AutoCommit) -> anyhow::Result<String> {
+/// With `ctx`, references to other documents (linked projects, a delegate named by their
+/// actor id) are shown with their names, or as erased.
+pub(crate) fn show_text(
+    mut ctx: Option<&mut Ctx>,
+    id: DocumentId,
+    m: &Mission,
+    doc: &AutoCommit,
+) -> anyhow::Result<String> {
+    let mut reference = |value: &str| match ctx.as_deref_mut() {
+        Some(ctx) => ctx.reference(value),
+        None => value.to_owned(),
+    };
     let mut out = String::new();
     writeln!(out, "{}", localized(&m.title))?;
     writeln!(out, "  id: {id}")?;
@@ -500,6 +722,10 @@ pub(crate) fn show_text(id: DocumentId, m: &Mission, doc: &AutoCommit) -> anyhow
     if !m.purpose.is_empty() {
         writeln!(out, "  {}: {}", t("f_purpose"), m.purpose)?;
     }
+    if !m.projects.is_empty() {
+        let projects: Vec<String> = m.projects.iter().map(|p| reference(p)).collect();
+        writeln!(out, "  {}: {}", t("f_projects"), projects.join(", "))?;
+    }
     writeln!(out, "{}:", t("f_delegation"))?;
     if m.delegation.is_empty() {
         writeln!(out, "  {}", t("f_none"))?;
@@ -515,7 +741,7 @@ pub(crate) fn show_text(id: DocumentId, m: &Mission, doc: &AutoCommit) -> anyhow
             .as_deref()
             .map(|r| format!(", {r}"))
             .unwrap_or_default();
-        writeln!(out, "  - {}{org}{role}  [{}]", d.person, d.id)?;
+        writeln!(out, "  - {}{org}{role}  [{}]", reference(&d.person), d.id)?;
     }
     writeln!(out, "{}:", t("f_agenda"))?;
     if m.agenda.is_empty() {
@@ -537,6 +763,55 @@ pub(crate) fn show_text(id: DocumentId, m: &Mission, doc: &AutoCommit) -> anyhow
         for line in a.notes.lines() {
             writeln!(out, "      {line}")?;
         }
+    }
+    writeln!(out, "{}:", t("f_meetings"))?;
+    if m.meetings.is_empty() {
+        writeln!(out, "  {}", t("f_none"))?;
+    }
+    for meeting in &m.meetings {
+        let attendees = if meeting.attendees.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", meeting.attendees.join(", "))
+        };
+        writeln!(out, "  - {}{attendees}  [{}]", meeting.title, meeting.id)?;
+        for (label, text) in [
+            ("f_minutes", &meeting.minutes),
+            ("f_decisions", &meeting.decisions),
+        ] {
+            if !text.is_empty() {
+                writeln!(out, "      {}:", t(label))?;
+                for line in text.lines() {
+                    writeln!(out, "        {line}")?;
+                }
+            }
+        }
+    }
+    writeln!(out, "{}:", t("f_logistics"))?;
+    if m.logistics.is_empty() {
+        writeln!(out, "  {}", t("f_none"))?;
+    }
+    for l in &m.logistics {
+        writeln!(
+            out,
+            "  - {}: {}  ({}: {}, {}: {})  [{}]",
+            l.kind,
+            one_line(&l.details, 80),
+            t("f_status"),
+            shown(&l.status),
+            t("f_cost"),
+            shown(&l.cost),
+            l.id
+        )?;
+    }
+    let costs = Money::totals(
+        m.logistics
+            .iter()
+            .filter_map(|l| l.cost.as_ref().map(|c| *c.value())),
+    );
+    if !costs.is_empty() {
+        let costs: Vec<String> = costs.values().map(|c| c.to_string()).collect();
+        writeln!(out, "  {}: {}", t("f_cost_total"), costs.join(" + "))?;
     }
     writeln!(out, "{}:", t("f_actions"))?;
     if m.actions.is_empty() {

@@ -13,8 +13,9 @@
 //! `passerelle init --user`, else the operating system's user name.
 //!
 //! Layout: `project`, `mission`, `journal` (field journals), `directory` (actors, funding
-//! calls, news items), `conflicts` (`edit`, `conflicts`, `resolve`); `crate::today` is the
-//! `today` view.
+//! calls, news items), `conflicts` (`edit`, `conflicts`, `resolve`), `items` (`move`,
+//! `remove` of list items), `erase` (`actor export|erase`); `crate::today` is the `today`
+//! view.
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -26,7 +27,8 @@ use jiff::civil::Date;
 use passerelle_client::{ClientError, Replica};
 use passerelle_core::DocumentId;
 use passerelle_model::{
-    DocType, Document, FieldPath, Localized, ModelError, Register, Stamp, UnknownChoice, When,
+    DocType, Document, FieldPath, Localized, ModelError, Money, Register, Stamp, UnknownChoice,
+    When,
 };
 
 use crate::lang::{Lang, fill, t};
@@ -34,6 +36,7 @@ use crate::lang::{Lang, fill, t};
 pub(crate) mod conflicts;
 pub(crate) mod directory;
 pub(crate) mod erase;
+pub(crate) mod items;
 pub(crate) mod journal;
 pub(crate) mod mission;
 pub(crate) mod project;
@@ -74,6 +77,35 @@ pub(crate) enum ProgrammeCommand {
         field: String,
         /// The new value.
         value: String,
+    },
+    /// Move a list item (an agenda item, an action, a budget line…) before or after another
+    /// item of its list, or first or last. Only its place changes: an edit made inside it
+    /// elsewhere meanwhile is kept.
+    #[command(group(clap::ArgGroup::new("place").required(true).args(["before", "after", "first", "last"])))]
+    Move {
+        /// The document id.
+        doc: String,
+        /// The item's id (as `show` prints it in brackets).
+        item: String,
+        /// Put it right before this item (its id).
+        #[arg(long, value_name = "ITEM")]
+        before: Option<String>,
+        /// Put it right after this item (its id).
+        #[arg(long, value_name = "ITEM")]
+        after: Option<String>,
+        /// Put it first.
+        #[arg(long)]
+        first: bool,
+        /// Put it last.
+        #[arg(long)]
+        last: bool,
+    },
+    /// Remove a list item (an agenda item, an action, a contact, a budget line…) by its id.
+    Remove {
+        /// The document id.
+        doc: String,
+        /// The item's id (as `show` prints it in brackets).
+        item: String,
     },
     /// List the fields holding concurrent values (set by two people at once), with who set
     /// each and when; of one document, or of all.
@@ -119,6 +151,23 @@ pub(crate) fn run(command: ProgrammeCommand, home: &Path) -> anyhow::Result<()> 
         ProgrammeCommand::Call(command) => directory::run_call(command, home),
         ProgrammeCommand::News(command) => directory::run_news(command, home),
         ProgrammeCommand::Edit { doc, field, value } => conflicts::edit(home, &doc, &field, &value),
+        ProgrammeCommand::Move {
+            doc,
+            item,
+            before,
+            after,
+            first,
+            last,
+        } => {
+            let (place, other) = match (before, after, first, last) {
+                (Some(other), _, _, _) => (items::Where::Before, Some(other)),
+                (_, Some(other), _, _) => (items::Where::After, Some(other)),
+                (_, _, true, _) => (items::Where::First, None),
+                _ => (items::Where::Last, None),
+            };
+            items::move_item(home, &doc, &item, place, other.as_deref())
+        }
+        ProgrammeCommand::Remove { doc, item } => items::remove_item(home, &doc, &item),
         ProgrammeCommand::Conflicts { doc, json } => conflicts::list(home, doc.as_deref(), json),
         ProgrammeCommand::Resolve { doc, field, value } => {
             conflicts::resolve(home, &doc, &field, &value)
@@ -219,6 +268,35 @@ impl Ctx {
         Ok(Loaded { id, doc, typed })
     }
 
+    /// A reference to another document (a partner, a parent organisation, a linked
+    /// project), for a person to read: `label (ID)` when this replica holds it, `ID
+    /// (erased)` when it was erased for good (an actor's personal data), the id alone when
+    /// it has not arrived here; a value that is not a document id (a name) as it is.
+    pub(crate) fn reference(&mut self, value: &str) -> String {
+        let Ok(id) = value.trim().parse::<DocumentId>() else {
+            return value.to_owned();
+        };
+        if self.replica.is_erased(id).unwrap_or(false) {
+            return fill("ref_erased", &[&id]);
+        }
+        match load_document(&mut self.replica, id) {
+            Ok(Ok((_, typed))) => match document_label(&typed) {
+                Some(label) => format!("{label} ({id})"),
+                None => id.to_string(),
+            },
+            _ => id.to_string(),
+        }
+    }
+
+    /// [`Ctx::reference`] of each value, or `-` for none.
+    pub(crate) fn references(&mut self, values: &[String]) -> String {
+        if values.is_empty() {
+            return "-".to_owned();
+        }
+        let shown: Vec<String> = values.iter().map(|v| self.reference(v)).collect();
+        shown.join(", ")
+    }
+
     /// Every readable programme document of type `want` (others are skipped).
     pub(crate) fn all(&mut self, want: Option<DocType>) -> anyhow::Result<Vec<Loaded>> {
         let mut out = Vec::new();
@@ -281,6 +359,44 @@ pub(crate) fn save_document(
     passerelle_model::validate(&*doc).map_err(model_error)?;
     replica.import_automerge(id, &doc.save())?;
     Ok(())
+}
+
+/// A short name for a document: an actor's names, a project's code, a title.
+pub(crate) fn document_label(typed: &Document) -> Option<String> {
+    let label = match typed {
+        Document::Actor(a) => a
+            .names
+            .iter()
+            .map(|(_, n)| n)
+            .filter(|n| !n.is_empty())
+            .collect::<Vec<_>>()
+            .join(" / "),
+        Document::Project(p) => p.code.clone(),
+        Document::Mission(m) => localized(&m.title),
+        Document::FundingCall(c) => c.title.clone(),
+        Document::NewsItem(n) => n.title.clone(),
+        Document::Journal(j) => j.title.clone(),
+    };
+    let label = one_line(&label, 60);
+    (!label.is_empty() && label != "-").then_some(label)
+}
+
+/// An amount and its currency (`1250` or `1250.50` or `1250,50`, and `EUR` or `MAD`), not
+/// negative.
+pub(crate) fn parse_money(field: &str, amount: &str, currency: &str) -> anyhow::Result<Money> {
+    let text = format!(
+        "{} {}",
+        amount.trim().replace(',', "."),
+        currency.trim().to_uppercase()
+    );
+    match text.parse::<Money>() {
+        Ok(money) if money.cents >= 0 => Ok(money),
+        _ => Err(invalid(
+            field,
+            &format!("{amount} {currency}"),
+            t("exp_money"),
+        )),
+    }
 }
 
 /// A document type's name in the current language.

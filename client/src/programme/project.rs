@@ -1,6 +1,7 @@
 //! `passerelle project new|list|show|edit`, `project result add`, `project indicator add`,
-//! `project measure`.
+//! `project measure`, `project budget add`, `project cofinancing add`, `project expense add`.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
@@ -8,12 +9,16 @@ use anyhow::anyhow;
 use automerge::AutoCommit;
 use clap::Subcommand;
 use passerelle_core::DocumentId;
-use passerelle_model::{DocType, Document, Level, Project, ProjectStatus, Stamp, project};
+use passerelle_model::{
+    CofinancingStatus, Currency, DocType, Document, ItemId, Level, Money, Project, ProjectStatus,
+    Stamp, project,
+};
 use serde_json::{Value as Json, json};
 
 use super::{
     Ctx, FieldEdits, check_number, conflicts::conflict_lines, field_path, fill, localized,
-    model_error, non_empty, parse_choice, pick_item, register_json, shown, titles,
+    model_error, non_empty, parse_choice, parse_date, parse_money, pick_item, register_json, shown,
+    titles,
 };
 use crate::lang::t;
 
@@ -80,6 +85,15 @@ pub(crate) enum ProjectCommand {
     /// Indicators of the logframe.
     #[command(subcommand)]
     Indicator(IndicatorCommand),
+    /// Budget lines: what is planned, by heading.
+    #[command(subcommand)]
+    Budget(BudgetCommand),
+    /// Co-financing: a funder's share of a budget line.
+    #[command(subcommand)]
+    Cofinancing(CofinancingCommand),
+    /// Expenses: money spent on a budget line.
+    #[command(subcommand)]
+    Expense(ExpenseCommand),
     /// Record an indicator's value for a period; prints the measurement's id.
     Measure {
         /// The project's id or code.
@@ -179,8 +193,218 @@ pub(crate) enum IndicatorCommand {
     },
 }
 
+/// `passerelle project budget …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum BudgetCommand {
+    /// Add a budget line with its planned amount; prints its id.
+    Add {
+        /// The project's id or code.
+        project: String,
+        /// The heading, e.g. "Personnel", "Missions", "Équipement".
+        heading: String,
+        /// The planned amount, e.g. 12000 or 12000.50.
+        #[arg(allow_hyphen_values = true)]
+        amount: String,
+        /// EUR or MAD.
+        currency: String,
+        /// A label that says more than the heading.
+        #[arg(long)]
+        label: Option<String>,
+    },
+}
+
+/// `passerelle project cofinancing …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum CofinancingCommand {
+    /// Add a funder's share of a budget line; prints its id.
+    Add {
+        /// The project's id or code.
+        project: String,
+        /// Who funds it, e.g. AFD, "Région Hauts-de-France".
+        funder: String,
+        /// The amount, e.g. 5000.
+        #[arg(allow_hyphen_values = true)]
+        amount: String,
+        /// EUR or MAD.
+        currency: String,
+        /// The budget line: its id or its heading; needed when the budget has several.
+        #[arg(long, value_name = "LINE")]
+        line: Option<String>,
+        /// requested, granted or received [default: requested].
+        #[arg(long)]
+        status: Option<String>,
+    },
+}
+
+/// `passerelle project expense …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ExpenseCommand {
+    /// Record money spent on a budget line; prints the expense's id.
+    Add {
+        /// The project's id or code.
+        project: String,
+        /// The amount, e.g. 350.20.
+        #[arg(allow_hyphen_values = true)]
+        amount: String,
+        /// EUR or MAD.
+        currency: String,
+        /// The budget line: its id or its heading; needed when the budget has several.
+        #[arg(long, value_name = "LINE")]
+        line: Option<String>,
+        /// The date of the expense, YYYY-MM-DD [default: today].
+        #[arg(long, value_name = "DATE")]
+        date: Option<String>,
+        /// Who was paid.
+        #[arg(long)]
+        payee: Option<String>,
+    },
+}
+
+/// The budget line named by `--line`, or the only one.
+fn pick_line(p: &Project, line: Option<&str>, field: &str) -> anyhow::Result<ItemId> {
+    match (line, p.budget.as_slice()) {
+        (Some(arg), lines) => pick_item(
+            field,
+            arg,
+            lines.iter().map(|l| (&l.id, l.heading.as_str())),
+        ),
+        (None, [only]) => Ok(only.id.clone()),
+        (None, []) => Err(anyhow!(fill("err_no_budget", &[&field]))),
+        (None, several) => {
+            let ids: Vec<String> = several
+                .iter()
+                .map(|l| format!("{} {}", l.id, l.heading))
+                .collect();
+            Err(anyhow!(fill(
+                "err_several_lines",
+                &[&field, &ids.join(", ")]
+            )))
+        }
+    }
+}
+
+fn run_budget(command: BudgetCommand, home: &Path) -> anyhow::Result<()> {
+    let BudgetCommand::Add {
+        project,
+        heading,
+        amount,
+        currency,
+        label,
+    } = command;
+    let heading = non_empty("project.budget.heading (HEADING)", &heading)?;
+    let planned = parse_money(
+        "project.budget.planned (AMOUNT CURRENCY)",
+        &amount,
+        &currency,
+    )?;
+    let mut ctx = Ctx::open(home, false)?;
+    let mut loaded = ctx.load(&project, "project", Some(DocType::Project))?;
+    let stamp = ctx.stamp();
+    let label = label.as_deref().map(str::trim).filter(|l| !l.is_empty());
+    let id = project::add_budget_line(&mut loaded.doc, &heading, label, Some(planned), &stamp)
+        .map_err(model_error)?;
+    ctx.save(loaded.id, &mut loaded.doc)?;
+    println!(
+        "{}",
+        fill(
+            "added",
+            &[&"project.budget", &format!("{heading}: {planned}")]
+        )
+    );
+    println!("{id}");
+    Ok(())
+}
+
+fn run_cofinancing(command: CofinancingCommand, home: &Path) -> anyhow::Result<()> {
+    let CofinancingCommand::Add {
+        project,
+        funder,
+        amount,
+        currency,
+        line,
+        status,
+    } = command;
+    let funder = non_empty("project.budget.cofinancing.funder (FUNDER)", &funder)?;
+    let amount = parse_money(
+        "project.budget.cofinancing.amount (AMOUNT CURRENCY)",
+        &amount,
+        &currency,
+    )?;
+    let status = match &status {
+        Some(s) => {
+            parse_choice::<CofinancingStatus>("project.budget.cofinancing.status (--status)", s)?
+        }
+        None => CofinancingStatus::Requested,
+    };
+    let mut ctx = Ctx::open(home, false)?;
+    let mut loaded = ctx.load(&project, "project", Some(DocType::Project))?;
+    let Document::Project(p) = &loaded.typed else {
+        unreachable!("load checks the type")
+    };
+    let line = pick_line(p, line.as_deref(), "project.budget (--line)")?;
+    let stamp = ctx.stamp();
+    let id = project::add_cofinancing(&mut loaded.doc, &line, &funder, amount, status, &stamp)
+        .map_err(model_error)?;
+    ctx.save(loaded.id, &mut loaded.doc)?;
+    println!(
+        "{}",
+        fill(
+            "added",
+            &[
+                &"project.budget.cofinancing",
+                &format!("{funder}: {amount}")
+            ]
+        )
+    );
+    println!("{id}");
+    Ok(())
+}
+
+fn run_expense(command: ExpenseCommand, home: &Path) -> anyhow::Result<()> {
+    let ExpenseCommand::Add {
+        project,
+        amount,
+        currency,
+        line,
+        date,
+        payee,
+    } = command;
+    let amount = parse_money(
+        "project.expenses.amount (AMOUNT CURRENCY)",
+        &amount,
+        &currency,
+    )?;
+    let date = match &date {
+        Some(d) => parse_date("project.expenses.date (--date)", d)?,
+        None => super::directory::today(),
+    };
+    let mut ctx = Ctx::open(home, false)?;
+    let mut loaded = ctx.load(&project, "project", Some(DocType::Project))?;
+    let Document::Project(p) = &loaded.typed else {
+        unreachable!("load checks the type")
+    };
+    let line = pick_line(p, line.as_deref(), "project.expenses.line (--line)")?;
+    let stamp = ctx.stamp();
+    let payee = payee.as_deref().map(str::trim).filter(|p| !p.is_empty());
+    let id = project::add_expense(&mut loaded.doc, &line, date, amount, payee, &stamp)
+        .map_err(model_error)?;
+    ctx.save(loaded.id, &mut loaded.doc)?;
+    println!(
+        "{}",
+        fill(
+            "added",
+            &[&"project.expenses", &format!("{date}: {amount}")]
+        )
+    );
+    println!("{id}");
+    Ok(())
+}
+
 pub(crate) fn run(command: ProjectCommand, home: &Path) -> anyhow::Result<()> {
     match command {
+        ProjectCommand::Budget(command) => return run_budget(command, home),
+        ProjectCommand::Cofinancing(command) => return run_cofinancing(command, home),
+        ProjectCommand::Expense(command) => return run_expense(command, home),
         ProjectCommand::New {
             code,
             title,
@@ -289,12 +513,14 @@ pub(crate) fn run(command: ProjectCommand, home: &Path) -> anyhow::Result<()> {
                         })
                     })
                     .collect();
+                out["budget"] = budget_json(p);
+                out["expenses"] = expenses_json(p);
                 out["conflicts"] = serde_json::to_value(
                     passerelle_model::conflicts(&loaded.doc).map_err(model_error)?,
                 )?;
                 println!("{}", serde_json::to_string_pretty(&out)?);
             } else {
-                print!("{}", show_text(loaded.id, p, &loaded.doc)?);
+                print!("{}", show_text(&mut ctx, loaded.id, p, &loaded.doc)?);
             }
         }
         ProjectCommand::Edit { project, fields } => {
@@ -462,7 +688,12 @@ fn summary_json(id: DocumentId, p: &Project) -> Json {
     })
 }
 
-fn show_text(id: DocumentId, p: &Project, doc: &AutoCommit) -> anyhow::Result<String> {
+fn show_text(
+    ctx: &mut Ctx,
+    id: DocumentId,
+    p: &Project,
+    doc: &AutoCommit,
+) -> anyhow::Result<String> {
     let mut out = String::new();
     writeln!(out, "{}  {}", p.code, localized(&p.title))?;
     writeln!(out, "  id: {id}")?;
@@ -478,15 +709,13 @@ fn show_text(id: DocumentId, p: &Project, doc: &AutoCommit) -> anyhow::Result<St
         shown(&p.end)
     )?;
     writeln!(out, "  {}: {}", t("f_theme"), shown(&p.theme))?;
-    let list = |items: &[String]| {
-        if items.is_empty() {
-            "-".to_owned()
-        } else {
-            items.join(", ")
-        }
-    };
-    writeln!(out, "  {}: {}", t("f_lead"), list(&p.lead))?;
-    writeln!(out, "  {}: {}", t("f_partners"), list(&p.partners))?;
+    writeln!(out, "  {}: {}", t("f_lead"), ctx.references(&p.lead))?;
+    writeln!(
+        out,
+        "  {}: {}",
+        t("f_partners"),
+        ctx.references(&p.partners)
+    )?;
     if !p.context.is_empty() {
         writeln!(out, "  {}: {}", t("f_context"), p.context)?;
     }
@@ -524,14 +753,6 @@ fn show_text(id: DocumentId, p: &Project, doc: &AutoCommit) -> anyhow::Result<St
             )?;
         }
     }
-    let totals = |m: std::collections::BTreeMap<_, passerelle_model::Money>| {
-        let v: Vec<String> = m.values().map(|m| m.to_string()).collect();
-        if v.is_empty() {
-            "-".to_owned()
-        } else {
-            v.join(" + ")
-        }
-    };
     writeln!(
         out,
         "  {}: {}; {}: {}",
@@ -540,6 +761,54 @@ fn show_text(id: DocumentId, p: &Project, doc: &AutoCommit) -> anyhow::Result<St
         t("f_spent"),
         totals(p.spent_by_currency())
     )?;
+    for line in &p.budget {
+        let label = line
+            .label
+            .as_deref()
+            .map(|l| format!(" ({l})"))
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "    - {}{label}: {} {}; {} {}  [{}]",
+            line.heading,
+            t("f_planned"),
+            shown(&line.planned),
+            t("f_spent"),
+            totals(spent_on(p, &line.id)),
+            line.id
+        )?;
+        for share in &line.cofinancing {
+            writeln!(
+                out,
+                "        {} {}: {} ({})  [{}]",
+                t("f_cofinancing"),
+                share.funder,
+                shown(&share.amount),
+                shown(&share.status),
+                share.id
+            )?;
+        }
+    }
+    if !p.expenses.is_empty() {
+        writeln!(out, "  {}:", t("f_expenses"))?;
+    }
+    for expense in &p.expenses {
+        let heading = p
+            .budget
+            .iter()
+            .find(|l| l.id == expense.line)
+            .map_or(expense.line.as_str(), |l| l.heading.as_str());
+        let payee = expense
+            .payee
+            .as_deref()
+            .map(|p| format!(", {p}"))
+            .unwrap_or_default();
+        writeln!(
+            out,
+            "    - {}  {}  {heading}{payee}  ({})  [{}]",
+            expense.date, expense.amount, expense.by, expense.id
+        )?;
+    }
     out.push_str(&conflict_lines(id, doc)?);
     Ok(out)
 }
@@ -553,4 +822,53 @@ fn quantity(register: &Option<passerelle_model::Register<passerelle_model::Quant
         }
         Some(r) => r.value().as_str().to_owned(),
     }
+}
+
+/// Amounts per currency, joined with `+` (never summed across currencies), or `-`.
+fn totals(amounts: BTreeMap<Currency, Money>) -> String {
+    let shown: Vec<String> = amounts.values().map(|m| m.to_string()).collect();
+    if shown.is_empty() {
+        "-".to_owned()
+    } else {
+        shown.join(" + ")
+    }
+}
+
+/// What was spent on budget line `line`, per currency.
+fn spent_on(p: &Project, line: &ItemId) -> BTreeMap<Currency, Money> {
+    Money::totals(
+        p.expenses
+            .iter()
+            .filter(|e| &e.line == line)
+            .map(|e| e.amount),
+    )
+}
+
+fn budget_json(p: &Project) -> Json {
+    p.budget
+        .iter()
+        .map(|line| {
+            json!({
+                "id": line.id.as_str(), "heading": line.heading, "label": line.label,
+                "planned": register_json(&line.planned),
+                "spent": spent_on(p, &line.id).values().map(|m| m.to_string()).collect::<Vec<_>>(),
+                "cofinancing": line.cofinancing.iter().map(|c| json!({
+                    "id": c.id.as_str(), "funder": c.funder, "amount": register_json(&c.amount),
+                    "status": register_json(&c.status),
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect()
+}
+
+fn expenses_json(p: &Project) -> Json {
+    p.expenses
+        .iter()
+        .map(|e| {
+            json!({
+                "id": e.id.as_str(), "line": e.line.as_str(), "date": e.date.to_string(),
+                "amount": e.amount.to_string(), "payee": e.payee, "by": e.by,
+            })
+        })
+        .collect()
 }

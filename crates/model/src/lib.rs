@@ -53,7 +53,7 @@
 //!   statuses and kinds; `value_kind`: how single values are checked and stored ([`When`]).
 //! - `read`: reads a document by its schema, checking every field; `write`: creates
 //!   documents and edits them by path ([`set`], [`insert`], [`move_item`], [`remove_item`],
-//!   [`add_member`]).
+//!   [`add_member`]); `find_item`: an item's path from its id alone ([`find_item`]).
 //! - `conflict`: [`conflicts`], [`resolve`], [`resolutions`]. `migrate`: schema 1 → 2.
 //! - `documents/`: the typed views ([`Project`], [`Mission`], [`Journal`], [`Actor`],
 //!   [`FundingCall`], [`NewsItem`]) and each type's edit operations, in the modules
@@ -66,6 +66,7 @@ mod conflict;
 mod documents;
 mod error;
 mod field_path;
+mod find_item;
 mod item_id;
 mod migrate;
 mod money;
@@ -95,6 +96,7 @@ pub use documents::project::{
 pub use documents::{Document, TypedDocument, open, read_any, validate};
 pub use error::ModelError;
 pub use field_path::{FieldPath, InvalidFieldPath, Segment};
+pub use find_item::{ItemLocation, find_item};
 pub use item_id::{InvalidItemId, ItemId, MAX_ITEM_ID_LEN};
 pub use migrate::{MIGRATION_AUTHOR, migrate};
 pub use money::{Currency, InvalidMoney, Money};

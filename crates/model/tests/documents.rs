@@ -535,3 +535,41 @@ fn news_item_concurrent_summary_and_tags_merge() -> anyhow::Result<()> {
     assert_eq!(merged.projects, vec!["paed-oujda".to_owned()]);
     Ok(())
 }
+
+#[test]
+fn an_item_is_found_by_its_id_alone_wherever_it_is() {
+    use passerelle_model::{CofinancingStatus, Money, find_item, project};
+    let s = common::samira();
+    let mut doc = project::new_project(&project::NewProject::new("PAED", "Plan"), &s).unwrap();
+    let line = project::add_budget_line(&mut doc, "Personnel", None, None, &s).unwrap();
+    let share = project::add_cofinancing(
+        &mut doc,
+        &line,
+        "AFD",
+        "10 EUR".parse::<Money>().unwrap(),
+        CofinancingStatus::Requested,
+        &s,
+    )
+    .unwrap();
+    let expense = project::add_expense(
+        &mut doc,
+        &line,
+        "2026-05-12".parse().unwrap(),
+        "3 EUR".parse().unwrap(),
+        None,
+        &s,
+    )
+    .unwrap();
+    let found = find_item(&doc, &line).unwrap().unwrap();
+    assert_eq!(found.path.to_string(), format!("budget[{line}]"));
+    assert!(found.ordered);
+    let found = find_item(&doc, &share).unwrap().unwrap();
+    assert_eq!(
+        found.path.to_string(),
+        format!("budget[{line}].cofinancing[{share}]")
+    );
+    let found = find_item(&doc, &expense).unwrap().unwrap();
+    assert_eq!(found.path.to_string(), format!("expenses[{expense}]"));
+    assert!(!found.ordered, "a log is ordered by time");
+    assert_eq!(find_item(&doc, &"nothing".parse().unwrap()).unwrap(), None);
+}
