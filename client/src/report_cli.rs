@@ -150,7 +150,11 @@ const MESSAGES: &[(&str, &str, &str)] = &[
         "export csv : « {0} » n'est pas une collection : projects, actors, calls ou actions",
         "export csv: `{0}` is not a collection: projects, actors, calls or actions",
     ),
-    ("cannot_write", "impossible d'écrire {0}", "cannot write {0}"),
+    (
+        "cannot_write",
+        "impossible d'écrire {0}",
+        "cannot write {0}",
+    ),
 ];
 
 /// The message `key` in the current language, `{0}`, `{1}`… filled with `args`.
@@ -252,7 +256,11 @@ pub(crate) fn run(command: ReportCommand, home: &Path) -> anyhow::Result<()> {
                 "{}",
                 say(
                     "submitted",
-                    &[&sources.project.doc.code, &period, &submission.sources.len()]
+                    &[
+                        &sources.project.doc.code,
+                        &period,
+                        &submission.sources.len()
+                    ]
                 )
             );
             println!("{id}");
@@ -291,7 +299,9 @@ fn stored(replica: &mut Replica, id: &str) -> anyhow::Result<Stored> {
         Err(ClientError::UnknownDocument(_)) => bail!(say("missing_source", &[&id])),
         Err(error) => return Err(error.into()),
     };
-    Ok(Stored(AutoCommit::load(&bytes).with_context(|| format!("document {id}"))?))
+    Ok(Stored(
+        AutoCommit::load(&bytes).with_context(|| format!("document {id}"))?,
+    ))
 }
 
 /// Every programme document of the replica a report may read (projects other than
@@ -337,9 +347,9 @@ fn latest_submission(
         if submission.project != project.to_string() || submission.period != period {
             continue;
         }
-        let later = found.as_ref().is_none_or(|(id, s)| {
-            (submission.at, summary.id.to_string()) > (s.at, id.to_string())
-        });
+        let later = found
+            .as_ref()
+            .is_none_or(|(id, s)| (submission.at, summary.id.to_string()) > (s.at, id.to_string()));
         if later {
             found = Some((summary.id, submission));
         }
@@ -384,8 +394,9 @@ fn render(report: &PeriodicReport<'_>, format: Format) -> anyhow::Result<Vec<u8>
 /// Writes `bytes` to `output`, else to standard output (binary never to a terminal).
 fn write_output(bytes: &[u8], output: Option<&Path>, binary: bool) -> anyhow::Result<()> {
     match output {
-        Some(path) => std::fs::write(path, bytes)
-            .with_context(|| say("cannot_write", &[&path.display()]))?,
+        Some(path) => {
+            std::fs::write(path, bytes).with_context(|| say("cannot_write", &[&path.display()]))?
+        }
         None => {
             if binary && std::io::stdout().is_terminal() {
                 bail!(say("binary_to_terminal", &[]));
@@ -399,7 +410,11 @@ fn write_output(bytes: &[u8], output: Option<&Path>, binary: bool) -> anyhow::Re
 }
 
 /// `passerelle export csv COLLECTION [--output FILE]`.
-pub(crate) fn export_csv(home: &Path, collection: &str, output: Option<&Path>) -> anyhow::Result<()> {
+pub(crate) fn export_csv(
+    home: &Path,
+    collection: &str,
+    output: Option<&Path>,
+) -> anyhow::Result<()> {
     let want = match collection.trim() {
         "projects" => DocType::Project,
         "actors" => DocType::Actor,

@@ -24,7 +24,10 @@ pub enum Collection {
 
 /// A register's shown value as text (empty when unset).
 fn reg<T: PartialEq + ToString>(register: &Option<Register<T>>) -> String {
-    register.as_ref().map(|r| r.value().to_string()).unwrap_or_default()
+    register
+        .as_ref()
+        .map(|r| r.value().to_string())
+        .unwrap_or_default()
 }
 
 /// Text a spreadsheet will show as text, never run.
@@ -39,19 +42,28 @@ fn write(header: &[&str], rows: impl Iterator<Item = Vec<String>>) -> Result<Vec
     let mut out = b"\xEF\xBB\xBF".to_vec();
     {
         let mut writer = csv::Writer::from_writer(&mut out);
-        writer.write_record(header).map_err(|e| ReportError::Csv(e.to_string()))?;
+        writer
+            .write_record(header)
+            .map_err(|e| ReportError::Csv(e.to_string()))?;
         for row in rows {
             let row: Vec<String> = row.iter().map(|t| cell(t)).collect();
-            writer.write_record(&row).map_err(|e| ReportError::Csv(e.to_string()))?;
+            writer
+                .write_record(&row)
+                .map_err(|e| ReportError::Csv(e.to_string()))?;
         }
-        writer.flush().map_err(|e| ReportError::Csv(e.to_string()))?;
+        writer
+            .flush()
+            .map_err(|e| ReportError::Csv(e.to_string()))?;
     }
     Ok(out)
 }
 
 /// Projects, one a row.
 pub fn projects_csv(projects: &[Source<Project>]) -> Result<Vec<u8>, ReportError> {
-    let header = ["id", "code", "title_fr", "title_ar", "title_en", "status", "theme", "start", "end", "lead", "partners"];
+    let header = [
+        "id", "code", "title_fr", "title_ar", "title_en", "status", "theme", "start", "end",
+        "lead", "partners",
+    ];
     write(
         &header,
         projects.iter().map(|s| {
@@ -75,7 +87,20 @@ pub fn projects_csv(projects: &[Source<Project>]) -> Result<Vec<u8>, ReportError
 
 /// Actors, one a row.
 pub fn actors_csv(actors: &[Source<Actor>]) -> Result<Vec<u8>, ReportError> {
-    let header = ["id", "kind", "category", "name_fr", "name_ar", "name_latin", "parent", "themes", "emails", "phones", "owner", "last_contact"];
+    let header = [
+        "id",
+        "kind",
+        "category",
+        "name_fr",
+        "name_ar",
+        "name_latin",
+        "parent",
+        "themes",
+        "emails",
+        "phones",
+        "owner",
+        "last_contact",
+    ];
     write(
         &header,
         actors.iter().map(|s| {
@@ -91,7 +116,9 @@ pub fn actors_csv(actors: &[Source<Actor>]) -> Result<Vec<u8>, ReportError> {
             vec![
                 s.id.clone(),
                 a.kind.as_str().to_owned(),
-                a.category.map(|c| c.as_str().to_owned()).unwrap_or_default(),
+                a.category
+                    .map(|c| c.as_str().to_owned())
+                    .unwrap_or_default(),
                 a.names.get("fr").unwrap_or_default().to_owned(),
                 a.names.get("ar").unwrap_or_default().to_owned(),
                 a.names.get("latin").unwrap_or_default().to_owned(),
@@ -108,7 +135,20 @@ pub fn actors_csv(actors: &[Source<Actor>]) -> Result<Vec<u8>, ReportError> {
 
 /// Calls for proposals, one a row.
 pub fn calls_csv(calls: &[Source<FundingCall>]) -> Result<Vec<u8>, ReportError> {
-    let header = ["id", "title", "funder", "scheme", "url", "opens", "deadline", "status", "amount_min", "amount_max", "own_share_percent", "project"];
+    let header = [
+        "id",
+        "title",
+        "funder",
+        "scheme",
+        "url",
+        "opens",
+        "deadline",
+        "status",
+        "amount_min",
+        "amount_max",
+        "own_share_percent",
+        "project",
+    ];
     write(
         &header,
         calls.iter().map(|s| {
@@ -124,7 +164,10 @@ pub fn calls_csv(calls: &[Source<FundingCall>]) -> Result<Vec<u8>, ReportError> 
                 reg(&c.status),
                 c.amount_min.map(|m| m.to_string()).unwrap_or_default(),
                 c.amount_max.map(|m| m.to_string()).unwrap_or_default(),
-                c.own_share_percent.as_ref().map(|q| q.as_str().to_owned()).unwrap_or_default(),
+                c.own_share_percent
+                    .as_ref()
+                    .map(|q| q.as_str().to_owned())
+                    .unwrap_or_default(),
                 c.project.clone().unwrap_or_default(),
             ]
         }),
@@ -133,11 +176,24 @@ pub fn calls_csv(calls: &[Source<FundingCall>]) -> Result<Vec<u8>, ReportError> 
 
 /// Every mission's follow-up actions, one a row, with their mission.
 pub fn actions_csv(missions: &[Source<Mission>]) -> Result<Vec<u8>, ReportError> {
-    let header = ["mission_id", "mission", "action_id", "action", "owner", "due", "status"];
+    let header = [
+        "mission_id",
+        "mission",
+        "action_id",
+        "action",
+        "owner",
+        "due",
+        "status",
+    ];
     write(
         &header,
         missions.iter().flat_map(|s| {
-            let title = s.doc.title.preferred(&["fr", "en", "ar"]).unwrap_or_default().to_owned();
+            let title = s
+                .doc
+                .title
+                .preferred(&["fr", "en", "ar"])
+                .unwrap_or_default()
+                .to_owned();
             s.doc.actions.iter().map(move |a| {
                 vec![
                     s.id.clone(),

@@ -15,13 +15,42 @@ use crate::markdown::{cell_text, plain_line};
 
 /// Writes `report` as a .docx file.
 pub fn to_docx(report: &ReportDocument) -> Result<Vec<u8>, ReportError> {
-    let lang = if report.lang == "en" { Lang::En } else { Lang::Fr };
+    let lang = if report.lang == "en" {
+        Lang::En
+    } else {
+        Lang::Fr
+    };
     let mut docx = Docx::new()
-        .add_style(Style::new("Title", StyleType::Paragraph).name("Title").size(36).bold())
-        .add_style(Style::new("Heading1", StyleType::Paragraph).name("heading 1").size(30).bold())
-        .add_style(Style::new("Heading2", StyleType::Paragraph).name("heading 2").size(26).bold())
-        .add_style(Style::new("Heading3", StyleType::Paragraph).name("heading 3").size(24).bold())
-        .add_style(Style::new("Heading4", StyleType::Paragraph).name("heading 4").size(22).bold())
+        .add_style(
+            Style::new("Title", StyleType::Paragraph)
+                .name("Title")
+                .size(36)
+                .bold(),
+        )
+        .add_style(
+            Style::new("Heading1", StyleType::Paragraph)
+                .name("heading 1")
+                .size(30)
+                .bold(),
+        )
+        .add_style(
+            Style::new("Heading2", StyleType::Paragraph)
+                .name("heading 2")
+                .size(26)
+                .bold(),
+        )
+        .add_style(
+            Style::new("Heading3", StyleType::Paragraph)
+                .name("heading 3")
+                .size(24)
+                .bold(),
+        )
+        .add_style(
+            Style::new("Heading4", StyleType::Paragraph)
+                .name("heading 4")
+                .size(22)
+                .bold(),
+        )
         .add_paragraph(
             Paragraph::new()
                 .style("Title")
@@ -63,8 +92,8 @@ fn write_section(mut docx: Docx, section: &Section, depth: usize, lang: Lang) ->
         docx = match block {
             Block::Paragraph(span) => docx.add_paragraph(text_runs(Paragraph::new(), &span.text)),
             Block::Fields(fields) => fields.iter().fold(docx, |docx, (label, value)| {
-                let paragraph = Paragraph::new()
-                    .add_run(Run::new().add_text(format!("{label} : ")).bold());
+                let paragraph =
+                    Paragraph::new().add_run(Run::new().add_text(format!("{label} : ")).bold());
                 docx.add_paragraph(text_runs(paragraph, &plain_line(value)))
             }),
             Block::List(items) => items.iter().fold(docx, |docx, item| {
@@ -79,8 +108,9 @@ fn write_section(mut docx: Docx, section: &Section, depth: usize, lang: Lang) ->
                         .headers
                         .iter()
                         .map(|h| {
-                            TableCell::new()
-                                .add_paragraph(Paragraph::new().add_run(Run::new().add_text(h).bold()))
+                            TableCell::new().add_paragraph(
+                                Paragraph::new().add_run(Run::new().add_text(h).bold()),
+                            )
                         })
                         .collect(),
                 );
@@ -90,20 +120,25 @@ fn write_section(mut docx: Docx, section: &Section, depth: usize, lang: Lang) ->
                             .map(|cell| {
                                 let paragraph = match cell {
                                     Cell::Text(line) => line_paragraph(line),
-                                    other => Paragraph::new()
-                                        .add_run(Run::new().add_text(cell_text(other, lang, false))),
+                                    other => Paragraph::new().add_run(
+                                        Run::new().add_text(cell_text(other, lang, false)),
+                                    ),
                                 };
                                 TableCell::new().add_paragraph(paragraph)
                             })
                             .collect(),
                     )
                 });
-                docx.add_table(DocxTable::new(std::iter::once(header).chain(rows).collect()))
+                docx.add_table(DocxTable::new(
+                    std::iter::once(header).chain(rows).collect(),
+                ))
             }
             Block::Nothing(text) => {
                 docx.add_paragraph(Paragraph::new().add_run(Run::new().add_text(text).italic()))
             }
-            Block::Note(text) => docx.add_paragraph(Paragraph::new().add_run(Run::new().add_text(text))),
+            Block::Note(text) => {
+                docx.add_paragraph(Paragraph::new().add_run(Run::new().add_text(text)))
+            }
             Block::Section(sub) => write_section(docx, sub, depth + 1, lang),
         };
     }

@@ -73,7 +73,9 @@ impl Submission {
             value
                 .get(field)
                 .and_then(Json::as_str)
-                .filter(|s| !s.is_empty() && s.len() <= MAX_REF_LEN && !s.chars().any(char::is_control))
+                .filter(|s| {
+                    !s.is_empty() && s.len() <= MAX_REF_LEN && !s.chars().any(char::is_control)
+                })
                 .ok_or_else(|| bad(field))
         };
         if value.get("type").and_then(Json::as_str) != Some(REPORT_TYPE) {
@@ -82,7 +84,9 @@ impl Submission {
         if value.get("kind").and_then(Json::as_str) != Some("periodic") {
             return Err(bad("kind"));
         }
-        let period = text("period")?.parse::<Period>().map_err(|_| bad("period"))?;
+        let period = text("period")?
+            .parse::<Period>()
+            .map_err(|_| bad("period"))?;
         let at = text("submitted_at")?
             .parse::<Timestamp>()
             .map_err(|_| bad("submitted_at"))?;

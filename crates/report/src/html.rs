@@ -23,7 +23,11 @@ p.nothing{font-style:italic;color:#555}p.text{white-space:pre-wrap}\
 
 /// Writes `report` as an HTML page.
 pub fn to_html(report: &ReportDocument) -> String {
-    let lang = if report.lang == "en" { Lang::En } else { Lang::Fr };
+    let lang = if report.lang == "en" {
+        Lang::En
+    } else {
+        Lang::Fr
+    };
     let mut out = String::new();
     let _ = write!(
         out,
@@ -44,7 +48,11 @@ pub fn to_html(report: &ReportDocument) -> String {
 
 fn write_section(out: &mut String, section: &Section, depth: usize, lang: Lang) {
     let h = depth.min(6);
-    let _ = writeln!(out, "<section>\n<h{h}>{}</h{h}>", line_html(&section.heading));
+    let _ = writeln!(
+        out,
+        "<section>\n<h{h}>{}</h{h}>",
+        line_html(&section.heading)
+    );
     for block in &section.blocks {
         match block {
             Block::Paragraph(span) => {
@@ -52,7 +60,9 @@ fn write_section(out: &mut String, section: &Section, depth: usize, lang: Lang) 
                     " lang=\"ar\" dir=\"rtl\"".to_owned()
                 } else {
                     match span.lang {
-                        Some(code) if code != lang.code() => format!(" lang=\"{code}\" dir=\"auto\""),
+                        Some(code) if code != lang.code() => {
+                            format!(" lang=\"{code}\" dir=\"auto\"")
+                        }
                         _ => " dir=\"auto\"".to_owned(),
                     }
                 };
@@ -98,7 +108,11 @@ fn write_section(out: &mut String, section: &Section, depth: usize, lang: Lang) 
                                 );
                             }
                             other => {
-                                let _ = write!(out, "<td>{}</td>", escape(&cell_text(other, lang, false)));
+                                let _ = write!(
+                                    out,
+                                    "<td>{}</td>",
+                                    escape(&cell_text(other, lang, false))
+                                );
                             }
                         }
                     }
@@ -128,7 +142,11 @@ fn line_html(line: &Line) -> String {
         }
         match span.lang {
             Some("ar") => {
-                let _ = write!(out, "<span lang=\"ar\" dir=\"rtl\">{}</span>", escape(&span.text));
+                let _ = write!(
+                    out,
+                    "<span lang=\"ar\" dir=\"rtl\">{}</span>",
+                    escape(&span.text)
+                );
             }
             Some(code) => {
                 let _ = write!(out, "<span lang=\"{code}\">{}</span>", escape(&span.text));
@@ -164,8 +182,14 @@ mod tests {
     #[test]
     fn text_is_escaped_and_arabic_is_right_to_left() {
         let line = vec![
-            Span { text: "<b>Plan</b> & co".into(), lang: Some("fr") },
-            Span { text: "خطة".into(), lang: Some("ar") },
+            Span {
+                text: "<b>Plan</b> & co".into(),
+                lang: Some("fr"),
+            },
+            Span {
+                text: "خطة".into(),
+                lang: Some("ar"),
+            },
         ];
         assert_eq!(
             line_html(&line),

@@ -76,7 +76,7 @@ impl Lang {
         };
         let mut grouped = String::new();
         for (i, digit) in units.chars().enumerate() {
-            if i > 0 && (units.len() - i) % 3 == 0 {
+            if i > 0 && (units.len() - i).is_multiple_of(3) {
                 grouped.push(group);
             }
             grouped.push(digit);
@@ -94,18 +94,46 @@ pub(crate) const LABELS: &[(&str, &str, &str)] = &[
     ("periodic_title", "Rapport périodique", "Periodic report"),
     ("mission_title", "Compte rendu de mission", "Mission report"),
     // Sections of the periodic report.
-    ("s_identification", "Identification et période", "Identification and period"),
+    (
+        "s_identification",
+        "Identification et période",
+        "Identification and period",
+    ),
     ("s_summary", "Résumé", "Summary"),
     ("s_context", "Contexte et évolutions", "Context and changes"),
-    ("s_activities", "Activités réalisées et prévues", "Activities done and planned"),
+    (
+        "s_activities",
+        "Activités réalisées et prévues",
+        "Activities done and planned",
+    ),
     ("s_logframe", "Cadre logique", "Logical framework"),
-    ("s_partners", "Partenaires et acteurs", "Partners and stakeholders"),
-    ("s_difficulties", "Difficultés et risques", "Difficulties and risks"),
+    (
+        "s_partners",
+        "Partenaires et acteurs",
+        "Partners and stakeholders",
+    ),
+    (
+        "s_difficulties",
+        "Difficultés et risques",
+        "Difficulties and risks",
+    ),
     ("s_lessons", "Enseignements", "Lessons learned"),
-    ("s_communication", "Communication et visibilité", "Communication and visibility"),
+    (
+        "s_communication",
+        "Communication et visibilité",
+        "Communication and visibility",
+    ),
     ("s_finances", "Finances", "Finances"),
-    ("s_next", "Programmation de la période suivante", "Plan for the next period"),
-    ("s_annexes", "Annexes : comptes rendus de mission", "Annexes: mission reports"),
+    (
+        "s_next",
+        "Programmation de la période suivante",
+        "Plan for the next period",
+    ),
+    (
+        "s_annexes",
+        "Annexes : comptes rendus de mission",
+        "Annexes: mission reports",
+    ),
     // Fields.
     ("f_code", "Code", "Code"),
     ("f_title", "Titre", "Title"),
@@ -129,45 +157,125 @@ pub(crate) const LABELS: &[(&str, &str, &str)] = &[
     ),
     // Sentences.
     ("objectives", "Objectifs :", "Objectives:"),
-    ("sum_missions", "Missions de la période : {0} réalisée(s) sur {1}.", "Missions of the period: {0} done of {1}."),
-    ("sum_indicators", "Indicateurs mesurés pour la période : {0} sur {1}.", "Indicators measured for the period: {0} of {1}."),
-    ("sum_spent", "Dépenses de la période : {0}.", "Spending in the period: {0}."),
-    ("sum_no_spending", "Aucune dépense enregistrée pour la période.", "No spending recorded for the period."),
-    ("planned_activities", "Activités prévues au cadre logique :", "Activities planned in the logframe:"),
-    ("missions_done", "Missions de la période : {0} réalisée(s) sur {1}.", "Missions of the period: {0} done of {1}."),
-    ("no_missions", "Aucune mission liée au projet pendant la période.", "No mission linked to the project in the period."),
-    ("no_indicators", "Le cadre logique ne compte encore aucun indicateur.", "The logframe has no indicator yet."),
+    (
+        "sum_missions",
+        "Missions de la période : {0} réalisée(s) sur {1}.",
+        "Missions of the period: {0} done of {1}.",
+    ),
+    (
+        "sum_indicators",
+        "Indicateurs mesurés pour la période : {0} sur {1}.",
+        "Indicators measured for the period: {0} of {1}.",
+    ),
+    (
+        "sum_spent",
+        "Dépenses de la période : {0}.",
+        "Spending in the period: {0}.",
+    ),
+    (
+        "sum_no_spending",
+        "Aucune dépense enregistrée pour la période.",
+        "No spending recorded for the period.",
+    ),
+    (
+        "planned_activities",
+        "Activités prévues au cadre logique :",
+        "Activities planned in the logframe:",
+    ),
+    (
+        "missions_done",
+        "Missions de la période : {0} réalisée(s) sur {1}.",
+        "Missions of the period: {0} done of {1}.",
+    ),
+    (
+        "no_missions",
+        "Aucune mission liée au projet pendant la période.",
+        "No mission linked to the project in the period.",
+    ),
+    (
+        "no_indicators",
+        "Le cadre logique ne compte encore aucun indicateur.",
+        "The logframe has no indicator yet.",
+    ),
     ("not_measured", "non mesuré", "not measured"),
-    ("no_partners", "Aucun partenaire enregistré.", "No partner recorded."),
-    ("overdue_actions", "Actions de suivi en retard à la fin de la période :", "Follow-up actions overdue at the end of the period:"),
-    ("news_of_period", "Dans la presse pendant la période :", "In the news during the period:"),
+    (
+        "no_partners",
+        "Aucun partenaire enregistré.",
+        "No partner recorded.",
+    ),
+    (
+        "overdue_actions",
+        "Actions de suivi en retard à la fin de la période :",
+        "Follow-up actions overdue at the end of the period:",
+    ),
+    (
+        "news_of_period",
+        "Dans la presse pendant la période :",
+        "In the news during the period:",
+    ),
     (
         "currencies_apart",
         "Les montants en EUR et en MAD sont présentés séparément et ne sont jamais additionnés : aucun taux de change n'est appliqué.",
         "Amounts in EUR and MAD are shown apart and never added together: no exchange rate is applied.",
     ),
-    ("no_budget", "Aucune ligne budgétaire ni dépense enregistrée.", "No budget line or expense recorded."),
-    ("by_heading", "Budget et dépenses par rubrique", "Budget and spending by heading"),
-    ("by_funder", "Cofinancements par bailleur", "Co-financing by funder"),
-    ("no_cofinancing", "Aucun cofinancement enregistré.", "No co-financing recorded."),
+    (
+        "no_budget",
+        "Aucune ligne budgétaire ni dépense enregistrée.",
+        "No budget line or expense recorded.",
+    ),
+    (
+        "by_heading",
+        "Budget et dépenses par rubrique",
+        "Budget and spending by heading",
+    ),
+    (
+        "by_funder",
+        "Cofinancements par bailleur",
+        "Co-financing by funder",
+    ),
+    (
+        "no_cofinancing",
+        "Aucun cofinancement enregistré.",
+        "No co-financing recorded.",
+    ),
     ("next_missions", "Missions prévues :", "Missions planned:"),
-    ("actions_due_next", "Actions de suivi à échéance :", "Follow-up actions falling due:"),
-    ("journal_entries", "Extraits du journal de terrain :", "From the field journal:"),
+    (
+        "actions_due_next",
+        "Actions de suivi à échéance :",
+        "Follow-up actions falling due:",
+    ),
+    (
+        "journal_entries",
+        "Extraits du journal de terrain :",
+        "From the field journal:",
+    ),
     ("annex", "Annexe {0} : ", "Annex {0}: "),
-    ("nothing", "Rien à signaler pour cette période.", "Nothing to report for this period."),
+    (
+        "nothing",
+        "Rien à signaler pour cette période.",
+        "Nothing to report for this period.",
+    ),
     ("total", "Total", "Total"),
     // Mission report.
     ("m_identification", "Mission", "Mission"),
     ("m_delegation", "Délégation", "Delegation"),
     ("m_agenda", "Programme tel que réalisé", "Agenda as held"),
-    ("m_meetings", "Réunions et comptes rendus", "Meetings and minutes"),
+    (
+        "m_meetings",
+        "Réunions et comptes rendus",
+        "Meetings and minutes",
+    ),
     ("m_outcomes", "Résultats de la mission", "Outcomes"),
     ("m_actions", "Actions de suivi", "Follow-up actions"),
     ("purpose", "Objet :", "Purpose:"),
     ("minutes", "Compte rendu :", "Minutes:"),
     ("decisions", "Décisions :", "Decisions:"),
     ("no_minutes", "Pas de compte rendu.", "No minutes."),
-    ("no_decisions", "Aucune décision consignée.", "No decision recorded."),
+    (
+        "no_decisions",
+        "Aucune décision consignée.",
+        "No decision recorded.",
+    ),
     // Column headings.
     ("h_level", "Niveau", "Level"),
     ("h_result", "Résultat", "Result"),
@@ -274,7 +382,7 @@ mod tests {
 
     #[test]
     fn amounts_are_grouped_as_each_language_writes_them() {
-        let m = Money::new(1_234_567_89, Currency::Mad);
+        let m = Money::new(123_456_789, Currency::Mad);
         assert_eq!(Lang::En.money(m), "1,234,567.89 MAD");
         assert_eq!(Lang::Fr.money(m), "1\u{202f}234\u{202f}567,89 MAD");
         assert_eq!(Lang::En.money(Money::new(-5, Currency::Eur)), "-0.05 EUR");

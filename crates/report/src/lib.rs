@@ -47,8 +47,8 @@ mod sources;
 mod workbook;
 
 pub use csv_export::{Collection, actions_csv, actors_csv, calls_csv, projects_csv};
-pub use docx::to_docx;
 pub use document::{Block, Cell, Line, ReportDocument, Section, Span, Table};
+pub use docx::to_docx;
 pub use error::ReportError;
 pub use freeze::{MAX_HEADS, MAX_SOURCES, REPORT_TYPE, Submission, at_heads};
 pub use html::to_html;

@@ -8,7 +8,11 @@ use crate::labels::Lang;
 
 /// Writes `report` as Markdown.
 pub fn to_markdown(report: &ReportDocument) -> String {
-    let lang = if report.lang == "en" { Lang::En } else { Lang::Fr };
+    let lang = if report.lang == "en" {
+        Lang::En
+    } else {
+        Lang::Fr
+    };
     let mut out = String::new();
     let _ = writeln!(out, "# {}\n", line_text(&report.title));
     for section in &report.sections {
@@ -43,21 +47,32 @@ fn write_section(out: &mut String, section: &Section, depth: usize, lang: Lang) 
             }
             Block::Table(table) => {
                 let row = |cells: Vec<String>| format!("| {} |", cells.join(" | "));
-                let _ = writeln!(out, "{}", row(table.headers.iter().map(|h| escape(h)).collect()));
+                let _ = writeln!(
+                    out,
+                    "{}",
+                    row(table.headers.iter().map(|h| escape(h)).collect())
+                );
                 let aligns = table
                     .headers
                     .iter()
                     .enumerate()
                     .map(|(i, _)| {
                         let numeric = table.rows.iter().any(|r| {
-                            matches!(r.get(i), Some(Cell::Money(_) | Cell::Number(_) | Cell::PerMille(_)))
+                            matches!(
+                                r.get(i),
+                                Some(Cell::Money(_) | Cell::Number(_) | Cell::PerMille(_))
+                            )
                         });
                         if numeric { "---:" } else { "---" }.to_owned()
                     })
                     .collect();
                 let _ = writeln!(out, "{}", row(aligns));
                 for cells in &table.rows {
-                    let _ = writeln!(out, "{}", row(cells.iter().map(|c| cell_text(c, lang, true)).collect()));
+                    let _ = writeln!(
+                        out,
+                        "{}",
+                        row(cells.iter().map(|c| cell_text(c, lang, true)).collect())
+                    );
                 }
                 out.push('\n');
             }
@@ -117,8 +132,10 @@ fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for (i, c) in text.chars().enumerate() {
         let at_start = i == 0;
-        if matches!(c, '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '#' | '|' | '~' | '!')
-            || (at_start && matches!(c, '-' | '+' | '='))
+        if matches!(
+            c,
+            '\\' | '`' | '*' | '_' | '[' | ']' | '<' | '>' | '#' | '|' | '~' | '!'
+        ) || (at_start && matches!(c, '-' | '+' | '='))
         {
             out.push('\\');
         }

@@ -84,7 +84,12 @@ pub(crate) fn mission_section(source: &Source<Mission>, lang: Lang) -> Section {
     }
     fields.push((
         l("h_direction").to_owned(),
-        text_line(&mission.direction.map(|d| lang.word(d.as_str())).unwrap_or_else(|| "-".into())),
+        text_line(
+            &mission
+                .direction
+                .map(|d| lang.word(d.as_str()))
+                .unwrap_or_else(|| "-".into()),
+        ),
     ));
     fields.push((
         l("f_dates").to_owned(),
@@ -94,12 +99,16 @@ pub(crate) fn mission_section(source: &Source<Mission>, lang: Lang) -> Section {
             shown(&mission.end, ToString::to_string)
         )),
     ));
-    fields.push((l("f_status").to_owned(), text_line(&status_text(mission, lang))));
+    fields.push((
+        l("f_status").to_owned(),
+        text_line(&status_text(mission, lang)),
+    ));
     fields.push((l("f_document").to_owned(), text_line(&source.id)));
     s.blocks.push(Block::Fields(fields));
     if !mission.purpose.trim().is_empty() {
         s.blocks.push(Block::Note(l("purpose").to_owned()));
-        s.blocks.push(Block::Paragraph(Span::plain(mission.purpose.trim())));
+        s.blocks
+            .push(Block::Paragraph(Span::plain(mission.purpose.trim())));
     }
     top.blocks.push(Block::Section(s));
 
@@ -121,8 +130,12 @@ pub(crate) fn mission_section(source: &Source<Mission>, lang: Lang) -> Section {
                         Cell::text(&d.person),
                         Cell::text(d.organisation.clone().unwrap_or_default()),
                         Cell::text(d.role.clone().unwrap_or_default()),
-                        d.arrival.as_ref().map_or(Cell::Empty, |r| Cell::Date(*r.value())),
-                        d.departure.as_ref().map_or(Cell::Empty, |r| Cell::Date(*r.value())),
+                        d.arrival
+                            .as_ref()
+                            .map_or(Cell::Empty, |r| Cell::Date(*r.value())),
+                        d.departure
+                            .as_ref()
+                            .map_or(Cell::Empty, |r| Cell::Date(*r.value())),
                     ]
                 })
                 .collect(),
@@ -178,13 +191,15 @@ pub(crate) fn mission_section(source: &Source<Mission>, lang: Lang) -> Section {
         if meeting.minutes.trim().is_empty() {
             m.blocks.push(Block::Nothing(l("no_minutes").to_owned()));
         } else {
-            m.blocks.push(Block::Paragraph(Span::plain(meeting.minutes.trim())));
+            m.blocks
+                .push(Block::Paragraph(Span::plain(meeting.minutes.trim())));
         }
         m.blocks.push(Block::Note(l("decisions").to_owned()));
         if meeting.decisions.trim().is_empty() {
             m.blocks.push(Block::Nothing(l("no_decisions").to_owned()));
         } else {
-            m.blocks.push(Block::Paragraph(Span::plain(meeting.decisions.trim())));
+            m.blocks
+                .push(Block::Paragraph(Span::plain(meeting.decisions.trim())));
         }
         s.blocks.push(Block::Section(m));
     }
@@ -193,7 +208,8 @@ pub(crate) fn mission_section(source: &Source<Mission>, lang: Lang) -> Section {
 
     let mut s = Section::new(l("m_outcomes"));
     if !mission.outcomes.trim().is_empty() {
-        s.blocks.push(Block::Paragraph(Span::plain(mission.outcomes.trim())));
+        s.blocks
+            .push(Block::Paragraph(Span::plain(mission.outcomes.trim())));
     }
     nothing_if_empty(&mut s, lang);
     top.blocks.push(Block::Section(s));

@@ -128,7 +128,10 @@ fn day_of(at: jiff::Timestamp) -> Date {
     at.to_zoned(TimeZone::UTC).date()
 }
 
-fn push_amount<K: Clone + PartialEq>(list: &mut Vec<(K, BTreeMap<Currency, HeadingAmounts>)>, key: &K) -> usize {
+fn push_amount<K: Clone + PartialEq>(
+    list: &mut Vec<(K, BTreeMap<Currency, HeadingAmounts>)>,
+    key: &K,
+) -> usize {
     match list.iter().position(|(k, _)| k == key) {
         Some(i) => i,
         None => {
@@ -174,7 +177,11 @@ impl<'a> PeriodicReport<'a> {
             .journals
             .iter()
             .flat_map(|j| &j.doc.entries)
-            .filter(|e| e.project.as_deref().is_some_and(|p| sources.names_project(p)))
+            .filter(|e| {
+                e.project
+                    .as_deref()
+                    .is_some_and(|p| sources.names_project(p))
+            })
             .filter(|e| period.contains(day_of(e.at)))
             .collect();
         entries.sort_by(|a, b| a.at.cmp(&b.at).then_with(|| a.id.cmp(&b.id)));
@@ -198,10 +205,15 @@ impl<'a> PeriodicReport<'a> {
                     statement: result.statement.clone(),
                     name: indicator.name.clone(),
                     unit: indicator.unit.clone().unwrap_or_default(),
-                    baseline: indicator.baseline.as_ref().map(|r| r.value().as_str().to_owned()),
-                    target: indicator.target.as_ref().map(|r| r.value().as_str().to_owned()),
-                    current: current
-                        .map(|(_, m)| (m.value.as_str().to_owned(), m.period.clone())),
+                    baseline: indicator
+                        .baseline
+                        .as_ref()
+                        .map(|r| r.value().as_str().to_owned()),
+                    target: indicator
+                        .target
+                        .as_ref()
+                        .map(|r| r.value().as_str().to_owned()),
+                    current: current.map(|(_, m)| (m.value.as_str().to_owned(), m.period.clone())),
                     source,
                 });
             }
@@ -249,7 +261,10 @@ impl<'a> PeriodicReport<'a> {
             let line = project.budget.iter().find(|l| l.id == expense.line);
             let heading = line.map_or_else(|| "?".to_owned(), |l| l.heading.trim().to_owned());
             let index = push_amount(&mut headings, &heading);
-            let amounts = headings[index].1.entry(expense.amount.currency).or_default();
+            let amounts = headings[index]
+                .1
+                .entry(expense.amount.currency)
+                .or_default();
             amounts.spent_to_date = amounts.spent_to_date.saturating_add(expense.amount.cents);
             if period.contains(expense.date) {
                 amounts.spent_in_period =
@@ -263,7 +278,7 @@ impl<'a> PeriodicReport<'a> {
                 amount: expense.amount,
             });
         }
-        expenses.sort_by(|a, b| a.date.cmp(&b.date));
+        expenses.sort_by_key(|a| a.date);
 
         PeriodicReport {
             sources,
@@ -289,7 +304,10 @@ impl<'a> PeriodicReport<'a> {
 
     /// Open follow-up actions of the project's missions, with their mission, whose due date
     /// is on or before `by` (those without a due date are left out).
-    fn open_actions_due(&self, by: Date) -> Vec<(&'a Source<Mission>, &'a passerelle_model::Action)> {
+    fn open_actions_due(
+        &self,
+        by: Date,
+    ) -> Vec<(&'a Source<Mission>, &'a passerelle_model::Action)> {
         let mut found: Vec<_> = self
             .sources
             .missions
@@ -305,7 +323,10 @@ impl<'a> PeriodicReport<'a> {
             .collect();
         found.sort_by(|(ma, a), (mb, b)| {
             let due = |a: &passerelle_model::Action| a.due.as_ref().map(|d| *d.value());
-            due(a).cmp(&due(b)).then_with(|| ma.id.cmp(&mb.id)).then_with(|| a.id.cmp(&b.id))
+            due(a)
+                .cmp(&due(b))
+                .then_with(|| ma.id.cmp(&mb.id))
+                .then_with(|| a.id.cmp(&b.id))
         });
         found
     }
@@ -315,7 +336,11 @@ impl<'a> PeriodicReport<'a> {
         let l = |key: &str| lang.label(key);
         let project = &self.sources.project.doc;
         let preferred = lang.preference();
-        let mut title = vec![Span::plain(format!("{} — {} — ", l("periodic_title"), self.period))];
+        let mut title = vec![Span::plain(format!(
+            "{} — {} — ",
+            l("periodic_title"),
+            self.period
+        ))];
         title.extend(project_name(project, &preferred));
 
         let mut sections = Vec::new();
@@ -324,7 +349,11 @@ impl<'a> PeriodicReport<'a> {
         let mut s = Section::new(format!("1. {}", l("s_identification")));
         let mut fields = vec![(l("f_code").to_owned(), text_line(&project.code))];
         for lang_code in ["fr", "ar", "en"] {
-            if let Some(t) = project.title.get(lang_code).filter(|t| !t.trim().is_empty()) {
+            if let Some(t) = project
+                .title
+                .get(lang_code)
+                .filter(|t| !t.trim().is_empty())
+            {
                 fields.push((
                     format!("{} ({lang_code})", l("f_title")),
                     vec![Span {
@@ -334,8 +363,14 @@ impl<'a> PeriodicReport<'a> {
                 ));
             }
         }
-        fields.push((l("f_status").to_owned(), text_line(&shown(&project.status, |s| lang.word(s.as_str())))));
-        fields.push((l("f_theme").to_owned(), text_line(&shown(&project.theme, |t| t.clone()))));
+        fields.push((
+            l("f_status").to_owned(),
+            text_line(&shown(&project.status, |s| lang.word(s.as_str()))),
+        ));
+        fields.push((
+            l("f_theme").to_owned(),
+            text_line(&shown(&project.theme, |t| t.clone())),
+        ));
         fields.push((
             l("f_project_dates").to_owned(),
             text_line(&format!(
@@ -344,7 +379,10 @@ impl<'a> PeriodicReport<'a> {
                 shown(&project.end, Date::to_string)
             )),
         ));
-        fields.push((l("f_lead").to_owned(), text_line(&self.actor_names(&project.lead).join(", "))));
+        fields.push((
+            l("f_lead").to_owned(),
+            text_line(&self.actor_names(&project.lead).join(", ")),
+        ));
         fields.push((
             l("f_period").to_owned(),
             text_line(&format!(
@@ -384,12 +422,21 @@ impl<'a> PeriodicReport<'a> {
         let done = self
             .missions
             .iter()
-            .filter(|m| m.doc.status.as_ref().is_some_and(|s| *s.value() == MissionStatus::Done))
+            .filter(|m| {
+                m.doc
+                    .status
+                    .as_ref()
+                    .is_some_and(|s| *s.value() == MissionStatus::Done)
+            })
             .count();
         let measured = self
             .indicators
             .iter()
-            .filter(|i| i.current.as_ref().is_some_and(|(_, p)| Period::parse_any(p).is_some_and(|p| self.period.overlaps(p.start(), p.end()))))
+            .filter(|i| {
+                i.current.as_ref().is_some_and(|(_, p)| {
+                    Period::parse_any(p).is_some_and(|p| self.period.overlaps(p.start(), p.end()))
+                })
+            })
             .count();
         let mut facts = vec![
             text_line(&lang.fill("sum_missions", &[&done, &self.missions.len()])),
@@ -420,7 +467,8 @@ impl<'a> PeriodicReport<'a> {
         // 3. Context and changes.
         let mut s = Section::new(format!("3. {}", l("s_context")));
         if !project.context.trim().is_empty() {
-            s.blocks.push(Block::Paragraph(Span::plain(project.context.trim())));
+            s.blocks
+                .push(Block::Paragraph(Span::plain(project.context.trim())));
         }
         self.entries_blocks(&mut s, CONTEXT_TAGS, lang);
         nothing_if_empty(&mut s, lang);
@@ -435,14 +483,18 @@ impl<'a> PeriodicReport<'a> {
             .map(|r| text_line(&r.statement))
             .collect();
         if !activities.is_empty() {
-            s.blocks.push(Block::Note(l("planned_activities").to_owned()));
+            s.blocks
+                .push(Block::Note(l("planned_activities").to_owned()));
             s.blocks.push(Block::List(activities));
         }
         if self.missions.is_empty() {
             s.blocks.push(Block::Nothing(l("no_missions").to_owned()));
         } else {
-            s.blocks.push(Block::Note(lang.fill("missions_done", &[&done, &self.missions.len()])));
-            s.blocks.push(Block::Table(self.missions_table(&self.missions, lang)));
+            s.blocks.push(Block::Note(
+                lang.fill("missions_done", &[&done, &self.missions.len()]),
+            ));
+            s.blocks
+                .push(Block::Table(self.missions_table(&self.missions, lang)));
         }
         sections.push(s);
 
@@ -451,7 +503,15 @@ impl<'a> PeriodicReport<'a> {
         if self.indicators.is_empty() {
             s.blocks.push(Block::Nothing(l("no_indicators").to_owned()));
         } else {
-            let headers = ["h_level", "h_result", "h_indicator", "h_baseline", "h_target", "h_current", "h_source"];
+            let headers = [
+                "h_level",
+                "h_result",
+                "h_indicator",
+                "h_baseline",
+                "h_target",
+                "h_current",
+                "h_source",
+            ];
             let rows = self
                 .indicators
                 .iter()
@@ -470,7 +530,11 @@ impl<'a> PeriodicReport<'a> {
                         match &i.current {
                             None => Cell::text(l("not_measured")),
                             Some((value, period)) => {
-                                let unit = if i.unit.is_empty() { String::new() } else { format!(" {}", i.unit) };
+                                let unit = if i.unit.is_empty() {
+                                    String::new()
+                                } else {
+                                    format!(" {}", i.unit)
+                                };
                                 Cell::text(format!("{value}{unit} ({period})"))
                             }
                         },
@@ -488,17 +552,27 @@ impl<'a> PeriodicReport<'a> {
         // 6. Partners.
         let mut s = Section::new(format!("6. {}", l("s_partners")));
         let mut rows = Vec::new();
-        for (role, list) in [("role_lead", &project.lead), ("role_partner", &project.partners)] {
+        for (role, list) in [
+            ("role_lead", &project.lead),
+            ("role_partner", &project.partners),
+        ] {
             for reference in list {
                 let actor = self.sources.actors.iter().find(|a| &a.id == reference);
                 let (name, category) = match actor {
                     Some(a) => (
                         localized_line(&a.doc.names, &[preferred[0], preferred[1], "latin", "ar"]),
-                        a.doc.category.map(|c| lang.word(c.as_str()).to_owned()).unwrap_or_default(),
+                        a.doc
+                            .category
+                            .map(|c| lang.word(c.as_str()).to_owned())
+                            .unwrap_or_default(),
                     ),
                     None => (text_line(reference), String::new()),
                 };
-                rows.push(vec![Cell::text(l(role)), Cell::Text(name), Cell::text(category)]);
+                rows.push(vec![
+                    Cell::text(l(role)),
+                    Cell::Text(name),
+                    Cell::text(category),
+                ]);
             }
         }
         if rows.is_empty() {
@@ -517,7 +591,11 @@ impl<'a> PeriodicReport<'a> {
         let overdue: Vec<_> = self
             .open_actions_due(self.period.end())
             .into_iter()
-            .filter(|(_, a)| a.due.as_ref().is_some_and(|d| *d.value() < self.period.end()))
+            .filter(|(_, a)| {
+                a.due
+                    .as_ref()
+                    .is_some_and(|d| *d.value() < self.period.end())
+            })
             .collect();
         if !overdue.is_empty() {
             s.blocks.push(Block::Note(l("overdue_actions").to_owned()));
@@ -529,7 +607,8 @@ impl<'a> PeriodicReport<'a> {
         // 8. Lessons learned.
         let mut s = Section::new(format!("8. {}", l("s_lessons")));
         if !project.lessons.trim().is_empty() {
-            s.blocks.push(Block::Paragraph(Span::plain(project.lessons.trim())));
+            s.blocks
+                .push(Block::Paragraph(Span::plain(project.lessons.trim())));
         }
         nothing_if_empty(&mut s, lang);
         sections.push(s);
@@ -548,7 +627,12 @@ impl<'a> PeriodicReport<'a> {
         if !news.is_empty() {
             s.blocks.push(Block::Note(l("news_of_period").to_owned()));
             s.blocks.push(Block::Table(Table {
-                headers: vec![l("h_date").into(), l("h_title").into(), l("h_source").into(), "URL".into()],
+                headers: vec![
+                    l("h_date").into(),
+                    l("h_title").into(),
+                    l("h_source").into(),
+                    "URL".into(),
+                ],
                 rows: news
                     .iter()
                     .map(|n| {
@@ -560,7 +644,10 @@ impl<'a> PeriodicReport<'a> {
                         });
                         vec![
                             n.doc.date.map_or(Cell::Empty, Cell::Date),
-                            Cell::Text(vec![Span { text: n.doc.title.clone(), lang: lang_code }]),
+                            Cell::Text(vec![Span {
+                                text: n.doc.title.clone(),
+                                lang: lang_code,
+                            }]),
                             Cell::text(n.doc.source.clone().unwrap_or_default()),
                             Cell::text(&n.doc.url),
                         ]
@@ -578,14 +665,20 @@ impl<'a> PeriodicReport<'a> {
             s.blocks.push(Block::Nothing(l("no_budget").to_owned()));
         } else {
             let mut by_heading = Section::new(l("by_heading"));
-            by_heading.blocks.push(Block::Table(self.headings_table(lang)));
+            by_heading
+                .blocks
+                .push(Block::Table(self.headings_table(lang)));
             s.blocks.push(Block::Section(by_heading));
         }
         let mut by_funder = Section::new(l("by_funder"));
         if self.funders.is_empty() {
-            by_funder.blocks.push(Block::Nothing(l("no_cofinancing").to_owned()));
+            by_funder
+                .blocks
+                .push(Block::Nothing(l("no_cofinancing").to_owned()));
         } else {
-            by_funder.blocks.push(Block::Table(self.funders_table(lang)));
+            by_funder
+                .blocks
+                .push(Block::Table(self.funders_table(lang)));
         }
         s.blocks.push(Block::Section(by_funder));
         sections.push(s);
@@ -595,7 +688,8 @@ impl<'a> PeriodicReport<'a> {
         let mut s = Section::new(format!("11. {} ({next})", l("s_next")));
         if !self.next_missions.is_empty() {
             s.blocks.push(Block::Note(l("next_missions").to_owned()));
-            s.blocks.push(Block::Table(self.missions_table(&self.next_missions, lang)));
+            s.blocks
+                .push(Block::Table(self.missions_table(&self.next_missions, lang)));
         }
         let due: Vec<_> = self
             .open_actions_due(next.end())
@@ -649,14 +743,20 @@ impl<'a> PeriodicReport<'a> {
         if entries.is_empty() {
             return;
         }
-        section.blocks.push(Block::Note(lang.label("journal_entries").to_owned()));
+        section
+            .blocks
+            .push(Block::Note(lang.label("journal_entries").to_owned()));
         for entry in entries {
             section.blocks.push(Block::Fields(vec![(
                 format!(
                     "{} {}{}",
                     day_of(entry.at),
                     entry.author,
-                    entry.place.as_deref().map(|p| format!(", {p}")).unwrap_or_default()
+                    entry
+                        .place
+                        .as_deref()
+                        .map(|p| format!(", {p}"))
+                        .unwrap_or_default()
                 ),
                 text_line(entry.body.trim()),
             )]));
@@ -680,7 +780,12 @@ impl<'a> PeriodicReport<'a> {
                     let dates = dates_of(&m.doc);
                     vec![
                         Cell::Text(mission_title(&m.doc, &preferred)),
-                        Cell::text(m.doc.direction.map(|d| lang.word(d.as_str())).unwrap_or_default()),
+                        Cell::text(
+                            m.doc
+                                .direction
+                                .map(|d| lang.word(d.as_str()))
+                                .unwrap_or_default(),
+                        ),
                         dates.map_or(Cell::Empty, |(from, _)| Cell::Date(from)),
                         dates.map_or(Cell::Empty, |(_, to)| Cell::Date(to)),
                         Cell::text(status_text(&m.doc, lang)),
@@ -735,7 +840,9 @@ impl<'a> PeriodicReport<'a> {
                     m(a.requested),
                     m(a.granted),
                     m(a.received),
-                    m(a.requested.saturating_add(a.granted).saturating_add(a.received)),
+                    m(a.requested
+                        .saturating_add(a.granted)
+                        .saturating_add(a.received)),
                 ]);
             }
         }
@@ -786,7 +893,9 @@ pub(crate) fn actions_table(
                     Cell::text(&a.text),
                     Cell::Text(mission_title(&m.doc, &preferred)),
                     Cell::text(shown(&a.owner, String::clone)),
-                    a.due.as_ref().map_or(Cell::Empty, |d| Cell::Date(*d.value())),
+                    a.due
+                        .as_ref()
+                        .map_or(Cell::Empty, |d| Cell::Date(*d.value())),
                     Cell::text(shown(&a.status, |s| lang.word(s.as_str()).to_owned())),
                 ]
             })
@@ -810,7 +919,10 @@ pub(crate) fn text_line(text: &str) -> Line {
 
 /// A register's shown value as text; with concurrent values, all of them (`a | b`), so a
 /// report never hides a conflict; `-` when unset.
-pub(crate) fn shown<T: PartialEq>(register: &Option<Register<T>>, show: impl Fn(&T) -> String) -> String {
+pub(crate) fn shown<T: PartialEq>(
+    register: &Option<Register<T>>,
+    show: impl Fn(&T) -> String,
+) -> String {
     match register {
         None => "-".to_owned(),
         Some(r) if r.is_conflicted() => {
@@ -828,6 +940,8 @@ pub(crate) fn nothing_if_empty(section: &mut Section, lang: Lang) {
         .iter()
         .any(|b| !matches!(b, Block::Note(_) | Block::Nothing(_)));
     if !holds_something {
-        section.blocks.push(Block::Nothing(lang.label("nothing").to_owned()));
+        section
+            .blocks
+            .push(Block::Nothing(lang.label("nothing").to_owned()));
     }
 }

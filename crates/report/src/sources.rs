@@ -73,7 +73,13 @@ impl Sources {
             }
         }
         let project = project.ok_or_else(|| ReportError::NotAProject(project_id.to_owned()))?;
-        Ok(Sources { project, missions, journals, actors, news })
+        Ok(Sources {
+            project,
+            missions,
+            journals,
+            actors,
+            news,
+        })
     }
 
     /// Whether `reference` (a document id, or the project's code) names the project.

@@ -38,7 +38,12 @@ fn amount(cents: i64) -> f64 {
     cents as f64 / 100.0
 }
 
-fn headers(sheet: &mut Worksheet, names: &[&str], widths: &[f64], f: &Formats) -> Result<(), XlsxError> {
+fn headers(
+    sheet: &mut Worksheet,
+    names: &[&str],
+    widths: &[f64],
+    f: &Formats,
+) -> Result<(), XlsxError> {
     for (col, name) in names.iter().enumerate() {
         let col = col as u16;
         sheet.write_string_with_format(0, col, *name, &f.header)?;
@@ -48,7 +53,13 @@ fn headers(sheet: &mut Worksheet, names: &[&str], widths: &[f64], f: &Formats) -
     Ok(())
 }
 
-fn write_text(sheet: &mut Worksheet, row: u32, col: u16, text: &str, f: &Formats) -> Result<(), XlsxError> {
+fn write_text(
+    sheet: &mut Worksheet,
+    row: u32,
+    col: u16,
+    text: &str,
+    f: &Formats,
+) -> Result<(), XlsxError> {
     if !text.is_empty() {
         sheet.write_string_with_format(row, col, text, &f.text)?;
     }
@@ -56,7 +67,13 @@ fn write_text(sheet: &mut Worksheet, row: u32, col: u16, text: &str, f: &Formats
 }
 
 /// A decimal as stored: a number when it reads as one, else text.
-fn write_quantity(sheet: &mut Worksheet, row: u32, col: u16, value: Option<&str>, f: &Formats) -> Result<(), XlsxError> {
+fn write_quantity(
+    sheet: &mut Worksheet,
+    row: u32,
+    col: u16,
+    value: Option<&str>,
+    f: &Formats,
+) -> Result<(), XlsxError> {
     match value {
         None => Ok(()),
         Some(v) => match v.parse::<f64>() {
@@ -66,12 +83,24 @@ fn write_quantity(sheet: &mut Worksheet, row: u32, col: u16, value: Option<&str>
     }
 }
 
-fn write_money(sheet: &mut Worksheet, row: u32, col: u16, cents: i64, f: &Formats) -> Result<(), XlsxError> {
+fn write_money(
+    sheet: &mut Worksheet,
+    row: u32,
+    col: u16,
+    cents: i64,
+    f: &Formats,
+) -> Result<(), XlsxError> {
     sheet.write_number_with_format(row, col, amount(cents), &f.money)?;
     Ok(())
 }
 
-fn write_date(sheet: &mut Worksheet, row: u32, col: u16, date: Option<Date>, f: &Formats) -> Result<(), XlsxError> {
+fn write_date(
+    sheet: &mut Worksheet,
+    row: u32,
+    col: u16,
+    date: Option<Date>,
+    f: &Formats,
+) -> Result<(), XlsxError> {
     if let Some(date) = date {
         sheet.write_datetime_with_format(row, col, excel_date(date)?, &f.date)?;
     }
@@ -87,7 +116,10 @@ impl PeriodicReport<'_> {
     fn write_workbook(&self, lang: Lang) -> Result<Vec<u8>, XlsxError> {
         let l = |key: &str| lang.label(key);
         let f = Formats {
-            header: Format::new().set_bold().set_background_color("#EEF3F7").set_text_wrap(),
+            header: Format::new()
+                .set_bold()
+                .set_background_color("#EEF3F7")
+                .set_text_wrap(),
             date: Format::new().set_num_format("yyyy-mm-dd"),
             money: Format::new().set_num_format("#,##0.00"),
             percent: Format::new().set_num_format("0.0%"),
@@ -97,14 +129,23 @@ impl PeriodicReport<'_> {
         let created = match self.submitted {
             Some(s) => {
                 let dt = s.at.to_zoned(TimeZone::UTC).datetime();
-                excel_date(dt.date())?.and_hms(dt.hour() as u16, dt.minute() as u8, dt.second() as f64)?
+                excel_date(dt.date())?.and_hms(
+                    dt.hour() as u16,
+                    dt.minute() as u8,
+                    dt.second() as f64,
+                )?
             }
             None => excel_date(self.period.end())?,
         };
         let project = &self.sources.project.doc;
         let title = match project.title.preferred(&lang.preference()) {
             Some(t) => format!("{} — {} — {}", l("periodic_title"), self.period, t),
-            None => format!("{} — {} — {}", l("periodic_title"), self.period, project.code),
+            None => format!(
+                "{} — {} — {}",
+                l("periodic_title"),
+                self.period,
+                project.code
+            ),
         };
         workbook.set_properties(
             &DocProperties::new()
@@ -118,7 +159,17 @@ impl PeriodicReport<'_> {
         sheet.set_name(l("sheet_logframe"))?;
         headers(
             sheet,
-            &[l("h_level"), l("h_result"), l("h_indicator"), l("h_unit"), l("h_baseline"), l("h_target"), l("h_current"), l("h_period"), l("h_source")],
+            &[
+                l("h_level"),
+                l("h_result"),
+                l("h_indicator"),
+                l("h_unit"),
+                l("h_baseline"),
+                l("h_target"),
+                l("h_current"),
+                l("h_period"),
+                l("h_source"),
+            ],
             &[12.0, 40.0, 36.0, 10.0, 12.0, 12.0, 12.0, 10.0, 30.0],
             &f,
         )?;
@@ -130,8 +181,20 @@ impl PeriodicReport<'_> {
             write_text(sheet, r, 3, &row.unit, &f)?;
             write_quantity(sheet, r, 4, row.baseline.as_deref(), &f)?;
             write_quantity(sheet, r, 5, row.target.as_deref(), &f)?;
-            write_quantity(sheet, r, 6, row.current.as_ref().map(|(v, _)| v.as_str()), &f)?;
-            write_text(sheet, r, 7, row.current.as_ref().map_or("", |(_, p)| p.as_str()), &f)?;
+            write_quantity(
+                sheet,
+                r,
+                6,
+                row.current.as_ref().map(|(v, _)| v.as_str()),
+                &f,
+            )?;
+            write_text(
+                sheet,
+                r,
+                7,
+                row.current.as_ref().map_or("", |(_, p)| p.as_str()),
+                &f,
+            )?;
             write_text(sheet, r, 8, &row.source, &f)?;
         }
 
@@ -140,7 +203,14 @@ impl PeriodicReport<'_> {
         sheet.set_name(l("sheet_budget"))?;
         headers(
             sheet,
-            &[l("h_heading"), l("h_currency"), l("h_planned"), l("h_spent_period"), l("h_spent_to_date"), l("h_percent")],
+            &[
+                l("h_heading"),
+                l("h_currency"),
+                l("h_planned"),
+                l("h_spent_period"),
+                l("h_spent_to_date"),
+                l("h_percent"),
+            ],
             &[32.0, 9.0, 15.0, 15.0, 15.0, 11.0],
             &f,
         )?;
@@ -153,11 +223,23 @@ impl PeriodicReport<'_> {
                 t.0 = t.0.saturating_add(a.planned);
                 t.1 = t.1.saturating_add(a.spent_in_period);
                 t.2 = t.2.saturating_add(a.spent_to_date);
-                rows.push((heading.clone(), *currency, a.planned, a.spent_in_period, a.spent_to_date));
+                rows.push((
+                    heading.clone(),
+                    *currency,
+                    a.planned,
+                    a.spent_in_period,
+                    a.spent_to_date,
+                ));
             }
         }
         for (currency, (p, s, d)) in &totals {
-            rows.push((format!("{} {}", l("total"), currency.code()), *currency, *p, *s, *d));
+            rows.push((
+                format!("{} {}", l("total"), currency.code()),
+                *currency,
+                *p,
+                *s,
+                *d,
+            ));
         }
         for (heading, currency, planned, period, to_date) in rows {
             write_text(sheet, r, 0, &heading, &f)?;
@@ -176,7 +258,14 @@ impl PeriodicReport<'_> {
         sheet.set_name(l("sheet_funders"))?;
         headers(
             sheet,
-            &[l("h_funder"), l("h_currency"), l("h_requested"), l("h_granted"), l("h_received"), l("h_total")],
+            &[
+                l("h_funder"),
+                l("h_currency"),
+                l("h_requested"),
+                l("h_granted"),
+                l("h_received"),
+                l("h_total"),
+            ],
             &[32.0, 9.0, 15.0, 15.0, 15.0, 15.0],
             &f,
         )?;
@@ -188,7 +277,15 @@ impl PeriodicReport<'_> {
                 write_money(sheet, r, 2, a.requested, &f)?;
                 write_money(sheet, r, 3, a.granted, &f)?;
                 write_money(sheet, r, 4, a.received, &f)?;
-                write_money(sheet, r, 5, a.requested.saturating_add(a.granted).saturating_add(a.received), &f)?;
+                write_money(
+                    sheet,
+                    r,
+                    5,
+                    a.requested
+                        .saturating_add(a.granted)
+                        .saturating_add(a.received),
+                    &f,
+                )?;
                 r += 1;
             }
         }
@@ -198,7 +295,14 @@ impl PeriodicReport<'_> {
         sheet.set_name(l("sheet_expenses"))?;
         headers(
             sheet,
-            &[l("h_date"), l("h_heading"), l("h_label"), l("h_payee"), l("h_amount"), l("h_currency")],
+            &[
+                l("h_date"),
+                l("h_heading"),
+                l("h_label"),
+                l("h_payee"),
+                l("h_amount"),
+                l("h_currency"),
+            ],
             &[11.0, 28.0, 28.0, 24.0, 14.0, 9.0],
             &f,
         )?;
@@ -218,15 +322,37 @@ impl PeriodicReport<'_> {
         sheet.set_name(l("sheet_missions"))?;
         headers(
             sheet,
-            &[l("h_mission"), l("h_direction"), l("h_start"), l("h_end"), l("h_status"), l("f_document")],
+            &[
+                l("h_mission"),
+                l("h_direction"),
+                l("h_start"),
+                l("h_end"),
+                l("h_status"),
+                l("f_document"),
+            ],
             &[40.0, 16.0, 11.0, 11.0, 14.0, 30.0],
             &f,
         )?;
         let preferred = lang.preference();
         for (i, m) in self.missions.iter().enumerate() {
             let r = i as u32 + 1;
-            write_text(sheet, r, 0, &plain_line(&mission_title(&m.doc, &preferred)), &f)?;
-            write_text(sheet, r, 1, &m.doc.direction.map(|d| lang.word(d.as_str())).unwrap_or_default(), &f)?;
+            write_text(
+                sheet,
+                r,
+                0,
+                &plain_line(&mission_title(&m.doc, &preferred)),
+                &f,
+            )?;
+            write_text(
+                sheet,
+                r,
+                1,
+                &m.doc
+                    .direction
+                    .map(|d| lang.word(d.as_str()))
+                    .unwrap_or_default(),
+                &f,
+            )?;
             write_date(sheet, r, 2, m.doc.start.as_ref().map(|d| *d.value()), &f)?;
             write_date(sheet, r, 3, m.doc.end.as_ref().map(|d| *d.value()), &f)?;
             write_text(sheet, r, 4, &status_text(&m.doc, lang), &f)?;
