@@ -89,13 +89,16 @@ enum Command {
         #[arg(long)]
         json: bool,
     },
-    /// Export a document.
+    /// Export a document; or, as `export csv COLLECTION`, a whole collection as CSV
+    /// (projects, actors, calls or actions) for a spreadsheet.
     Export {
-        /// The document id (or its automerge: URL).
+        /// The document id (or its automerge: URL), or `csv`.
         doc: String,
+        /// After `csv`: projects, actors, calls or actions.
+        collection: Option<String>,
         /// `automerge` (the binary format any Automerge implementation loads) or `json`.
         #[arg(long, value_enum)]
-        format: ExportFormat,
+        format: Option<ExportFormat>,
         /// Write to this file instead of standard output.
         #[arg(long, short, value_name = "FILE")]
         output: Option<PathBuf>,
@@ -141,6 +144,10 @@ enum Command {
     /// replicas, Oujda and Lille, that edit one document offline and then merge. Needs the
     /// `passerelle-server` binary next to this one (or PASSERELLE_SERVER_BIN).
     Demo,
+    /// Reports: the periodic report to Lille (md, html, or the xlsx workbook), mission
+    /// reports, and submitted reports frozen at the documents' heads.
+    #[command(subcommand)]
+    Report(crate::report_cli::ReportCommand),
     #[command(flatten)]
     Programme(Box<crate::programme::ProgrammeCommand>),
 }
@@ -244,9 +251,18 @@ pub(crate) fn execute(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Export {
             doc,
+            collection,
             format,
             output,
         } => {
+            if doc == "csv" || collection.is_some() {
+                if doc != "csv" {
+                    bail!("export: give `export csv COLLECTION` or `export DOC --format FORMAT`");
+                }
+                let collection = collection.unwrap_or_default();
+                return crate::report_cli::export_csv(&home, &collection, output.as_deref());
+            }
+            let format = format.context("export DOC needs --format automerge or json")?;
             let id = parse_doc(&doc)?;
             let mut replica = open_existing(&home)?;
             let bytes = match format {
@@ -366,6 +382,7 @@ pub(crate) fn execute(cli: Cli) -> anyhow::Result<()> {
             }
         }
         Command::Demo => unreachable!("handled above"),
+        Command::Report(command) => crate::report_cli::run(command, &home)?,
         Command::Programme(command) => crate::programme::run(*command, &home)?,
     }
     Ok(())

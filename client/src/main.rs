@@ -5,6 +5,7 @@ mod cli;
 mod demo;
 mod lang;
 mod programme;
+mod report_cli;
 mod today;
 
 use std::io::IsTerminal as _;
