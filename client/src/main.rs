@@ -6,6 +6,7 @@ mod demo;
 mod lang;
 mod programme;
 mod today;
+mod ui;
 
 use std::io::IsTerminal as _;
 use std::process::ExitCode;

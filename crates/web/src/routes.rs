@@ -100,6 +100,7 @@ pub fn router<B: Backend>(backend: Arc<B>, options: WebOptions) -> Router {
         .route("/live", get(live::<B>))
         .route("/assets/app.js", get(app_js))
         .route("/assets/app.css", get(app_css))
+        .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
         .layer(middleware::from_fn(same_origin_posts))
         .layer(middleware::map_response(security_headers));
     if options.loopback_only {
@@ -612,7 +613,9 @@ async fn security_headers(mut response: Response) -> Response {
     );
     headers.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        // Not `no-referrer`: with it, browsers send `Origin: null` on the pages' own form
+        // posts, which the same-origin check must refuse.
+        HeaderValue::from_static("same-origin"),
     );
     headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
