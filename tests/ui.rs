@@ -36,7 +36,10 @@ fn browser_ready() -> bool {
     let chromium = std::env::var("CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".into());
     let reason = if Command::new("node").arg("--version").output().is_err() {
         Some("`node` not found on PATH".to_owned())
-    } else if !js_dir().join("node_modules/playwright-core/package.json").is_file() {
+    } else if !js_dir()
+        .join("node_modules/playwright-core/package.json")
+        .is_file()
+    {
         Some("playwright-core is not installed: run `npm ci --prefix tests/js`".to_owned())
     } else if !Path::new(&chromium).is_file() {
         Some(format!(
@@ -91,7 +94,10 @@ fn browser(server: &TestServer, args: &[&str]) -> Value {
         }
         std::thread::sleep(Duration::from_millis(50));
     };
-    let (out, err) = (out.join().unwrap_or_default(), err.join().unwrap_or_default());
+    let (out, err) = (
+        out.join().unwrap_or_default(),
+        err.join().unwrap_or_default(),
+    );
     let result = out
         .lines()
         .rev()
@@ -166,7 +172,10 @@ fn signed_in(server: &TestServer, token: &str) -> Client {
 }
 
 fn csrf_of(page: &str) -> String {
-    let start = page.find("name=\"csrf-token\" content=\"").expect("a csrf meta") + 27;
+    let start = page
+        .find("name=\"csrf-token\" content=\"")
+        .expect("a csrf meta")
+        + 27;
     page[start..start + 64].to_owned()
 }
 
@@ -181,19 +190,35 @@ fn a_page_never_shows_a_document_its_reader_could_not_sync() {
     let mission = synced_mission(&replica);
 
     let lille = signed_in(&server, &claire);
-    let page = lille.get(format!("{}/doc/{mission}", server.url)).send().unwrap();
+    let page = lille
+        .get(format!("{}/doc/{mission}", server.url))
+        .send()
+        .unwrap();
     assert_eq!(page.status(), 200);
     let page = page.text().unwrap();
     assert!(page.contains("Mission PAED à Oujda"), "{page}");
-    let dashboard = lille.get(format!("{}/", server.url)).send().unwrap().text().unwrap();
+    let dashboard = lille
+        .get(format!("{}/", server.url))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
     assert!(dashboard.contains(&format!("/doc/{mission}")));
 
     // Another organisation: the document is as missing as one that does not exist.
     let oujda = signed_in(&server, &karim);
-    let denied = oujda.get(format!("{}/doc/{mission}", server.url)).send().unwrap();
+    let denied = oujda
+        .get(format!("{}/doc/{mission}", server.url))
+        .send()
+        .unwrap();
     assert_eq!(denied.status(), 404);
     assert!(!denied.text().unwrap().contains("Mission PAED"));
-    let dashboard = oujda.get(format!("{}/", server.url)).send().unwrap().text().unwrap();
+    let dashboard = oujda
+        .get(format!("{}/", server.url))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
     assert!(!dashboard.contains(&mission.to_string()), "{dashboard}");
     let edit = oujda
         .post(format!("{}/doc/{mission}/edit", server.url))
@@ -205,7 +230,10 @@ fn a_page_never_shows_a_document_its_reader_could_not_sync() {
 
     // Without a session: the sign-in page, never the document.
     let anonymous = Client::new();
-    let page = anonymous.get(format!("{}/doc/{mission}", server.url)).send().unwrap();
+    let page = anonymous
+        .get(format!("{}/doc/{mission}", server.url))
+        .send()
+        .unwrap();
     let page = page.text().unwrap();
     assert!(page.contains("name=\"token\""), "{page}");
     assert!(!page.contains("Mission PAED"));
@@ -236,7 +264,10 @@ fn edits_need_the_session_csrf_token_and_the_same_origin_and_are_saved() {
         .iter()
         .map(|v| v.to_str().unwrap_or_default().to_owned())
         .collect::<Vec<_>>();
-    assert!(cookie_flags.is_empty(), "no new cookie on a page: {cookie_flags:?}");
+    assert!(
+        cookie_flags.is_empty(),
+        "no new cookie on a page: {cookie_flags:?}"
+    );
     let csp = page
         .headers()
         .get(header::CONTENT_SECURITY_POLICY)
@@ -314,22 +345,42 @@ fn two_browsers_edit_the_same_mission_and_each_sees_the_other() {
     let replica = CliReplica::new(dir.path().join("claire"));
     replica.init(&server.url, &claire);
     let mission = synced_mission(&replica);
+    // Claire and Youssef set the status offline, differently: a conflict.
+    let other = CliReplica::new(dir.path().join("youssef"));
+    other.init(&server.url, &youssef);
+    other.run_ok(&["sync"]);
+    other.run_ok(&["mission", "edit", &mission, "--status", "confirmed"]);
+    replica.run_ok(&["mission", "edit", &mission, "--status", "planned"]);
+    other.run_ok(&["sync"]);
+    replica.run_ok(&["sync"]);
 
     let shots = std::env::var("PASSERELLE_SCREENSHOTS").ok();
     let mut args = vec![
-        "together", "--url", &server.url, "--token-a", &claire, "--token-b", &youssef, "--doc",
+        "together",
+        "--url",
+        &server.url,
+        "--token-a",
+        &claire,
+        "--token-b",
+        &youssef,
+        "--doc",
         &mission,
     ];
     if let Some(shots) = &shots {
         args.extend(["--shots", shots.as_str()]);
     }
     let seen = browser(&server, &args);
+    assert_eq!(seen["conflictsBefore"], 1, "{seen}");
+    assert_eq!(seen["conflictResolved"], true, "{seen}");
     assert_eq!(seen["bSawAgenda"], true, "{seen}");
     assert_eq!(seen["aSawMeeting"], true, "{seen}");
     for who in ["minutesA", "minutesB"] {
         let minutes = seen[who].as_str().unwrap_or_default();
         assert!(minutes.contains("Claire : budget validé."), "{who}: {seen}");
-        assert!(minutes.contains("Youssef : visite du chantier."), "{who}: {seen}");
+        assert!(
+            minutes.contains("Youssef : visite du chantier."),
+            "{who}: {seen}"
+        );
     }
     assert_eq!(seen["arabic"]["dir"], "rtl", "{seen}");
     assert_eq!(seen["arabic"]["lang"], "ar", "{seen}");
@@ -338,10 +389,14 @@ fn two_browsers_edit_the_same_mission_and_each_sees_the_other() {
 
     // Both edits are in the server's document, with the agenda item and the meeting.
     replica.run_ok(&["sync"]);
-    let shown = replica.run_ok(&["mission", "show", &mission, "--json"]);
+    // The whole document (`mission show` leaves the meetings out).
+    let shown = replica.show_json(&mission).to_string();
     assert!(shown.contains("Visite de la régie"), "{shown}");
     assert!(shown.contains("Claire : budget validé."), "{shown}");
     assert!(shown.contains("Youssef : visite du chantier."), "{shown}");
+    let conflicts = replica.run_ok(&["conflicts", &mission, "--json"]);
+    let conflicts: Value = serde_json::from_str(&conflicts).expect("JSON");
+    assert_eq!(conflicts.as_array().map(Vec::len), Some(0), "{conflicts}");
 }
 
 /// `passerelle ui` on 127.0.0.1:0: the child and the address it printed.
@@ -383,7 +438,10 @@ fn the_local_ui_refuses_other_hosts_and_addresses() {
         .get(header::SET_COOKIE)
         .map(|v| v.to_str().unwrap().to_owned())
         .unwrap_or_default();
-    assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
+    assert!(
+        cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"),
+        "{cookie}"
+    );
     let page = page.text().unwrap();
     assert!(page.contains("lang=\"fr\""), "French by default");
     // DNS rebinding: a page of another site that resolves to 127.0.0.1 gets nothing.
@@ -413,7 +471,15 @@ fn an_edit_in_the_local_ui_while_the_server_is_down_reaches_the_server_page() {
     let (mut ui, local) = local_ui(&replica);
     server.kill();
     let text = "Hors ligne à Oujda : réserver la salle du conseil.";
-    let mut args = vec!["offline-edit", "--local", &local, "--doc", &mission, "--text", text];
+    let mut args = vec![
+        "offline-edit",
+        "--local",
+        &local,
+        "--doc",
+        &mission,
+        "--text",
+        text,
+    ];
     let shots = std::env::var("PASSERELLE_SCREENSHOTS").ok();
     if let Some(shots) = &shots {
         args.extend(["--shots", shots.as_str()]);
@@ -426,7 +492,17 @@ fn an_edit_in_the_local_ui_while_the_server_is_down_reaches_the_server_page() {
     server.restart_on_same_address();
     let seen = browser(
         &server,
-        &["wait-text", "--url", &server.url, "--token", &youssef, "--doc", &mission, "--text", text],
+        &[
+            "wait-text",
+            "--url",
+            &server.url,
+            "--token",
+            &youssef,
+            "--doc",
+            &mission,
+            "--text",
+            text,
+        ],
     );
     let _ = ui.kill();
     let _ = ui.wait();

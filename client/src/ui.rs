@@ -92,10 +92,8 @@ pub(crate) fn run(home: &Path, listen: SocketAddr) -> anyhow::Result<()> {
         // The address, last line on stdout, for people and for scripts (`--listen
         // 127.0.0.1:0` picks a free port).
         println!("passerelle ui: http://{address}/");
-        let router = passerelle_web::router(
-            Arc::new(UiBackend(Arc::clone(&pages))),
-            WebOptions::local(),
-        );
+        let router =
+            passerelle_web::router(Arc::new(UiBackend(Arc::clone(&pages))), WebOptions::local());
         let closing = Arc::clone(&closing);
         axum::serve(listener, router)
             .with_graceful_shutdown(async move {
@@ -156,7 +154,6 @@ impl LocalPages {
         };
         work(&mut replica).map_err(BackendError::new)
     }
-
 
     fn update_view(&self, change: impl FnOnce(&mut SyncView)) {
         let mut view = self.view.lock().unwrap_or_else(|e| e.into_inner());
@@ -221,7 +218,11 @@ impl LocalPages {
 /// A time as the pages show it: local date and time to the minute.
 fn shown_time(at: SystemTime) -> String {
     jiff::Timestamp::try_from(at)
-        .map(|t| t.to_zoned(jiff::tz::TimeZone::system()).strftime("%Y-%m-%d %H:%M").to_string())
+        .map(|t| {
+            t.to_zoned(jiff::tz::TimeZone::system())
+                .strftime("%Y-%m-%d %H:%M")
+                .to_string()
+        })
         .unwrap_or_default()
 }
 
@@ -317,7 +318,11 @@ impl Backend for UiBackend {
     }
 
     fn sync_view(&self) -> SyncView {
-        self.0.view.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.0
+            .view
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     fn subscribe(&self) -> broadcast::Receiver<LiveEvent> {

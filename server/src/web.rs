@@ -13,8 +13,8 @@ use passerelle_core::{DeltaOutcome, DeltaRequest, DocumentId, PeerId};
 use passerelle_web::{Applied, Backend, BackendError, LiveEvent, SyncView};
 use tokio::sync::{broadcast, watch};
 
-use crate::auth::{Access, Principal, access_for};
 use crate::auth::AuthStore;
+use crate::auth::{Access, Principal, access_for};
 use crate::sync::{Since, SyncState};
 
 /// How many live events wait for a slow page before it is told to refresh instead.
@@ -149,9 +149,14 @@ impl Backend for ServerPages {
         if self.access(reader, id).await? < Access::Read {
             return Ok(None);
         }
-        match self.delta(reader, id, Vec::new(), Vec::new(), false).await? {
+        match self
+            .delta(reader, id, Vec::new(), Vec::new(), false)
+            .await?
+        {
             DeltaOutcome::Synced { changes, .. } if !changes.is_empty() => {
-                AutoCommit::load(&changes).map(Some).map_err(BackendError::new)
+                AutoCommit::load(&changes)
+                    .map(Some)
+                    .map_err(BackendError::new)
             }
             DeltaOutcome::Synced { .. } | DeltaOutcome::Unavailable => Ok(None),
             DeltaOutcome::Failed(message) => Err(BackendError::new(message)),

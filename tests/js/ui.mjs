@@ -64,6 +64,12 @@ async function together(o) {
     const a = await signIn(browser, o.url, o["token-a"]);
     const b = await signIn(browser, o.url, o["token-b"]);
     if (shots) await a.screenshot({ path: join(shots, "dashboard.png"), fullPage: true });
+    // A conflict (two people set the status offline) is resolved with one click.
+    const conflictsBefore = await a.locator("li.conflict").count();
+    if (conflictsBefore > 0) await a.locator('li.conflict button.resolve[data-value="confirmed"]').first().click();
+    const conflictResolved = await waitFor("the conflict is gone from the dashboard", async () =>
+      (await a.locator("li.conflict").count()) === 0);
+    log("conflicts before:", conflictsBefore, "resolved:", conflictResolved);
     const docUrl = `${o.url}/doc/${o.doc}`;
     await a.goto(docUrl);
     await b.goto(docUrl);
@@ -116,7 +122,7 @@ async function together(o) {
     }
 
     return {
-      bSawAgenda, aSawMeeting, aBoth, bBoth,
+      conflictsBefore, conflictResolved, bSawAgenda, aSawMeeting, aBoth, bBoth,
       minutesA: await minutes(a).inputValue(),
       minutesB: await minutes(b).inputValue(),
       syncBadge: await a.locator("#sync-state").textContent(),

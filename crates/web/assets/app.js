@@ -25,8 +25,8 @@
     status.dataset.kind = isError ? "error" : key;
   }
 
-  async function post(edit) {
-    const response = await fetch("/doc/" + encodeURIComponent(docId()) + "/edit", {
+  async function post(edit, doc) {
+    const response = await fetch("/doc/" + encodeURIComponent(doc || docId()) + "/edit", {
       method: "POST",
       headers: { "content-type": "application/json", "x-csrf-token": csrf },
       credentials: "same-origin",
@@ -106,7 +106,10 @@
         button.disabled = true;
         say("saving");
         try {
-          await post({ heads: headsOf(button), op: "set", path: button.dataset.set, value: button.dataset.value });
+          await post({
+            heads: headsOf(button), op: button.dataset.op || "set",
+            path: button.dataset.set, value: button.dataset.value,
+          }, button.dataset.doc);
           say("saved");
           refresh();
         } catch (error) {

@@ -43,6 +43,8 @@ pub(crate) enum Op {
     Insert,
     /// Remove a list item.
     Remove,
+    /// Choose the value of a conflicting register (recorded in the document).
+    Resolve,
 }
 
 /// Why an edit was not made.
@@ -104,6 +106,14 @@ pub(crate) fn make(mut doc: AutoCommit, edit: &Edit, by: &str) -> Result<Made, E
                 .map_err(invalid)?;
         }
         Op::Remove => passerelle_model::remove_item(&mut fork, &path, &stamp).map_err(invalid)?,
+        Op::Resolve => {
+            let Some(value) = edit.value.as_str() else {
+                return Err(EditError::Invalid(
+                    "the chosen value must be a string".into(),
+                ));
+            };
+            passerelle_model::resolve(&mut fork, &path, value, &stamp).map_err(invalid)?;
+        }
     }
     let field_heads = fork.get_heads();
     doc.merge(&mut fork)
@@ -210,6 +220,29 @@ mod tests {
             make(doc, &bad_item, "a"),
             Err(EditError::Invalid(_))
         ));
+    }
+
+    #[test]
+    fn a_conflict_is_resolved_with_one_edit() {
+        let (mut doc, _) = minutes_doc();
+        let mut other = doc.fork();
+        let at = |who| Stamp::new(who, Timestamp::UNIX_EPOCH);
+        let status = "status".parse().unwrap();
+        passerelle_model::set(&mut doc, &status, &"planned".into(), &at("claire")).unwrap();
+        passerelle_model::set(&mut other, &status, &"confirmed".into(), &at("youssef")).unwrap();
+        doc.merge(&mut other).unwrap();
+        assert_eq!(passerelle_model::conflicts(&doc).unwrap().len(), 1);
+        let heads = heads_of(&mut doc);
+        let edit = Edit {
+            heads,
+            op: Op::Resolve,
+            path: "status".into(),
+            value: "confirmed".into(),
+        };
+        let made = make(doc, &edit, "samira").unwrap();
+        assert!(passerelle_model::conflicts(&made.doc).unwrap().is_empty());
+        let mission = Mission::read(&made.doc).unwrap();
+        assert_eq!(mission.status.unwrap().value().as_str(), "confirmed");
     }
 
     #[test]

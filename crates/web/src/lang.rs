@@ -223,6 +223,12 @@ const LABELS: &[(&str, &str, &str, &str)] = &[
     ),
     ("back", "Retour", "Back", "رجوع"),
     ("values", "valeurs", "values", "قيم"),
+    (
+        "keep",
+        "Garder la valeur de",
+        "Keep the value of",
+        "الإبقاء على قيمة",
+    ),
     ("starts", "du", "from", "من"),
     ("until", "au", "to", "إلى"),
     ("deadline", "Date limite", "Deadline", "آخر أجل"),

@@ -176,16 +176,29 @@ fn internal(error: impl std::fmt::Display) -> Response {
 }
 
 /// A whole HTML page, with the session cookie when one was just started.
+/// What a page says about itself besides its content.
+struct Meta<'a> {
+    title: &'a str,
+    /// Its path, for the language switch.
+    here: &'a str,
+    /// The document it shows, for live updates.
+    doc: Option<String>,
+    status: StatusCode,
+}
+
 fn html_page<R>(
     state_sync: &crate::backend::SyncView,
     asker: Option<&Asker<R>>,
     lang: Lang,
-    title: &str,
-    here: &str,
-    doc: Option<String>,
-    status: StatusCode,
+    meta: Meta<'_>,
     content: Markup,
 ) -> Response {
+    let Meta {
+        title,
+        here,
+        doc,
+        status,
+    } = meta;
     let frame = Frame {
         lang,
         title,
@@ -218,10 +231,12 @@ async fn home<B: Backend>(State(state): State<WebState<B>>, headers: HeaderMap) 
             &sync,
             None,
             lang,
-            lang.t("sign_in"),
-            "/",
-            None,
-            StatusCode::OK,
+            Meta {
+                title: lang.t("sign_in"),
+                here: "/",
+                doc: None,
+                status: StatusCode::OK,
+            },
             content,
         );
     };
@@ -240,10 +255,12 @@ async fn home<B: Backend>(State(state): State<WebState<B>>, headers: HeaderMap) 
         &sync,
         Some(&asker),
         lang,
-        lang.t("dashboard"),
-        "/",
-        None,
-        StatusCode::OK,
+        Meta {
+            title: lang.t("dashboard"),
+            here: "/",
+            doc: None,
+            status: StatusCode::OK,
+        },
         content,
     )
 }
@@ -251,7 +268,13 @@ async fn home<B: Backend>(State(state): State<WebState<B>>, headers: HeaderMap) 
 /// A document migrated (in memory) to the current schema and read.
 fn open(id: DocumentId, mut doc: AutoCommit) -> Opened {
     let typed = passerelle_model::open(&mut doc).map_err(|e| e.to_string());
-    Opened { id, doc, typed }
+    let heads = heads_attr(&doc.get_heads());
+    Opened {
+        id,
+        doc,
+        typed,
+        heads,
+    }
 }
 
 #[derive(Deserialize)]
@@ -290,10 +313,12 @@ async fn sign_in<B: Backend>(
                 &sync,
                 None,
                 lang,
-                lang.t("sign_in"),
-                "/",
-                None,
-                StatusCode::UNAUTHORIZED,
+                Meta {
+                    title: lang.t("sign_in"),
+                    here: "/",
+                    doc: None,
+                    status: StatusCode::UNAUTHORIZED,
+                },
                 pages::sign_in(lang, true),
             )
         }
@@ -373,10 +398,12 @@ async fn document_page<B: Backend>(
             &sync,
             Some(asker),
             lang,
-            lang.t("not_found"),
-            "/",
-            None,
-            StatusCode::NOT_FOUND,
+            Meta {
+                title: lang.t("not_found"),
+                here: "/",
+                doc: None,
+                status: StatusCode::NOT_FOUND,
+            },
             pages::message(lang, lang.t("not_found")),
         )
     };
@@ -388,8 +415,8 @@ async fn document_page<B: Backend>(
         Ok(None) => return not_found(&asker),
         Err(error) => return internal(error),
     };
-    let mut opened = open(id, doc);
-    let heads = heads_attr(&opened.doc.get_heads());
+    let opened = open(id, doc);
+    let heads = opened.heads.clone();
     let here = format!("/doc/{id}");
     let (title, content) = match &opened.typed {
         Ok(doc) => (
@@ -408,10 +435,12 @@ async fn document_page<B: Backend>(
         &sync,
         Some(&asker),
         lang,
-        &title,
-        &here,
-        Some(id.to_string()),
-        StatusCode::OK,
+        Meta {
+            title: &title,
+            here: &here,
+            doc: Some(id.to_string()),
+            status: StatusCode::OK,
+        },
         content,
     )
 }

@@ -22,6 +22,8 @@ pub(crate) struct Opened {
     pub(crate) doc: AutoCommit,
     /// The typed view, or why it cannot be read.
     pub(crate) typed: Result<Document, String>,
+    /// Its heads, as the pages carry them.
+    pub(crate) heads: String,
 }
 
 /// The dashboard's content.
@@ -103,7 +105,18 @@ pub(crate) fn dashboard(lang: Lang, docs: &[Opened], today: Date) -> Markup {
             @if conflicts.is_empty() { p.none { (lang.t("none")) } }
             ul {
                 @for (opened, c) in &conflicts {
-                    li { (doc_link(lang, opened)) " · " code { (c.path.to_string()) } " · " (c.values.len()) " " (lang.t("values")) }
+                    li.conflict {
+                        (doc_link(lang, opened)) " · " code { (c.path.to_string()) } " · "
+                        (c.values.len()) " " (lang.t("values")) " : "
+                        @for v in &c.values {
+                            button.resolve type="button" data-op="resolve" data-doc=(opened.id.to_string())
+                                data-set=(c.path.to_string()) data-value=(v.value) data-heads=(opened.heads)
+                                title=(format!("{} {}", lang.t("keep"), v.by)) {
+                                (v.value) " (" (v.by) ")"
+                            }
+                            " "
+                        }
+                    }
                 }
             }
         }
