@@ -116,8 +116,42 @@ fn browser(server: &TestServer, args: &[&str]) -> Value {
     }
 }
 
-/// A mission made with the CLI by `replica` and synced to the server; its id.
+/// The date `days` from today (UTC), `YYYY-MM-DD` (days to civil date, proleptic
+/// Gregorian calendar).
+fn date_in(days: i64) -> String {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs() as i64;
+    let z = now / 86_400 + days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1_460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+/// `passerelle init` for `user`.
+fn init(replica: &CliReplica, server: &TestServer, token: &str, user: &str) {
+    replica.run_ok(&[
+        "init",
+        "--server",
+        &server.url,
+        "--token",
+        token,
+        "--user",
+        user,
+    ]);
+}
+
+/// A mission made with the CLI by `replica` and synced to the server; its id. It starts in
+/// a week, so the dashboard lists it among the coming missions.
 fn synced_mission(replica: &CliReplica) -> String {
+    let (start, end) = (date_in(7), date_in(11));
     let out = replica.run_ok(&[
         "mission",
         "new",
@@ -128,9 +162,9 @@ fn synced_mission(replica: &CliReplica) -> String {
         "--title-ar",
         "بعثة إلى وجدة",
         "--start",
-        "2026-05-11",
+        &start,
         "--end",
-        "2026-05-15",
+        &end,
         "--purpose",
         "Préparer la visite de la régie.",
     ]);
@@ -186,7 +220,7 @@ fn a_page_never_shows_a_document_its_reader_could_not_sync() {
     let karim = server.add_user("karim", "commune-oujda", Role::Editor);
     let dir = tempfile::tempdir().expect("a temporary directory");
     let replica = CliReplica::new(dir.path().join("claire"));
-    replica.init(&server.url, &claire);
+    init(&replica, &server, &claire, "claire");
     let mission = synced_mission(&replica);
 
     let lille = signed_in(&server, &claire);
@@ -203,7 +237,12 @@ fn a_page_never_shows_a_document_its_reader_could_not_sync() {
         .unwrap()
         .text()
         .unwrap();
-    assert!(dashboard.contains(&format!("/doc/{mission}")));
+    // The `today` view: the mission starts in a week.
+    let coming = &dashboard[dashboard
+        .find("id=\"coming-missions\"")
+        .expect("the section")
+        ..dashboard.find("id=\"calls\"").expect("the next section")];
+    assert!(coming.contains(&format!("/doc/{mission}")), "{coming}");
 
     // Another organisation: the document is as missing as one that does not exist.
     let oujda = signed_in(&server, &karim);
@@ -251,7 +290,7 @@ fn edits_need_the_session_csrf_token_and_the_same_origin_and_are_saved() {
     let claire = server.add_user("claire", "ville-de-lille", Role::Editor);
     let dir = tempfile::tempdir().expect("a temporary directory");
     let replica = CliReplica::new(dir.path().join("claire"));
-    replica.init(&server.url, &claire);
+    init(&replica, &server, &claire, "claire");
     let mission = synced_mission(&replica);
     let lille = signed_in(&server, &claire);
     let page = lille
@@ -343,11 +382,11 @@ fn two_browsers_edit_the_same_mission_and_each_sees_the_other() {
     let youssef = server.add_user("youssef", "ville-de-lille", Role::Editor);
     let dir = tempfile::tempdir().expect("a temporary directory");
     let replica = CliReplica::new(dir.path().join("claire"));
-    replica.init(&server.url, &claire);
+    init(&replica, &server, &claire, "claire");
     let mission = synced_mission(&replica);
     // Claire and Youssef set the status offline, differently: a conflict.
     let other = CliReplica::new(dir.path().join("youssef"));
-    other.init(&server.url, &youssef);
+    init(&other, &server, &youssef, "youssef");
     other.run_ok(&["sync"]);
     other.run_ok(&["mission", "edit", &mission, "--status", "confirmed"]);
     replica.run_ok(&["mission", "edit", &mission, "--status", "planned"]);
@@ -465,7 +504,7 @@ fn an_edit_in_the_local_ui_while_the_server_is_down_reaches_the_server_page() {
     let youssef = server.add_user("youssef", "ville-de-lille", Role::Editor);
     let dir = tempfile::tempdir().expect("a temporary directory");
     let replica = CliReplica::new(dir.path().join("claire"));
-    replica.init(&server.url, &claire);
+    init(&replica, &server, &claire, "claire");
     let mission = synced_mission(&replica);
 
     let (mut ui, local) = local_ui(&replica);
