@@ -103,8 +103,14 @@ async function together(o) {
     if (shots) await a.screenshot({ path: join(shots, "mission.png"), fullPage: true });
 
     // B switches to Arabic: the page is laid out right to left.
-    await Promise.all([b.waitForURL(docUrl), b.click('a[lang="ar"]')]);
-    await b.waitForSelector("#agenda h2");
+    await b.click('a[lang="ar"]');
+    await waitFor("B's page in Arabic", async () => {
+      try {
+        return await b.evaluate(() => document.documentElement.lang === "ar" && !!document.querySelector("#agenda h2"));
+      } catch (_) {
+        return false; // navigating
+      }
+    });
     const arabic = await b.evaluate(() => ({
       dir: document.documentElement.dir,
       lang: document.documentElement.lang,
