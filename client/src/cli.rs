@@ -116,6 +116,13 @@ enum Command {
     /// Stay in sync until Ctrl-C: changes made elsewhere arrive as they are made, local
     /// edits go out, and an unreachable server is retried with growing pauses.
     Watch,
+    /// The web pages over this replica, on 127.0.0.1 only, until Ctrl-C; keeps syncing in
+    /// the background like `watch`. Works offline.
+    Ui {
+        /// The loopback address and port to listen on (port 0: any free port).
+        #[arg(long, value_name = "ADDRESS", default_value = "127.0.0.1:7781")]
+        listen: std::net::SocketAddr,
+    },
     /// Who changed a document and when, as the server recorded it (oldest first), then the
     /// changes still only in this replica. Needs the server.
     History {
@@ -331,6 +338,7 @@ pub(crate) fn execute(cli: Cli) -> anyhow::Result<()> {
             sync_loop.run(&mut |event| watch_line(&url, &mut reachable, event))?;
             eprintln!("stopped");
         }
+        Command::Ui { listen } => crate::ui::run(&home, listen)?,
         Command::History { doc, json } => {
             let id = parse_doc(&doc)?;
             let mut replica = open_existing(&home)?;

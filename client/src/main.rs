@@ -7,6 +7,7 @@ mod lang;
 mod programme;
 mod report_cli;
 mod today;
+mod ui;
 
 use std::io::IsTerminal as _;
 use std::process::ExitCode;

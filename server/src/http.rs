@@ -8,6 +8,7 @@
 //! | `GET /healthz` | anyone | `{"status": "ok", "version": …}`, for load balancers and scripts |
 //! | `GET /v1/whoami` | a user with a token | the [`Principal`] the token signs in as |
 //! | `POST /v1/admin/command` | the admin commands, over loopback, with the admin secret | see [`crate::admin`] |
+//! | `/`, `/doc/{id}`, `/live`, … | people, signed in with their token | the web pages (`crate::web`, `passerelle_web`) |
 //!
 //! The sync endpoints are added to [`app`] next to these.
 
@@ -74,6 +75,8 @@ pub struct AppState {
     pub(crate) admin_secret: Option<Arc<AdminSecret>>,
     /// The sync engine's hub, the changes feed and the metrics.
     pub(crate) sync: SyncState,
+    /// The web pages' view of the documents (`crate::web`).
+    pub(crate) pages: Arc<crate::web::ServerPages>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -91,7 +94,9 @@ impl AppState {
     pub fn new(storage: Arc<dyn Storage>, config: ServerConfig) -> Self {
         let auth = Arc::new(AuthStore::new(Arc::clone(&storage)));
         let sync = SyncState::start(Arc::clone(&storage), Arc::clone(&auth), config.hub.clone());
+        let pages = crate::web::ServerPages::start(Arc::clone(&auth), sync.clone());
         Self {
+            pages,
             auth,
             storage,
             config: Arc::new(config),
@@ -135,6 +140,10 @@ impl AppState {
 /// endpoint refuses every request.
 pub fn app(state: AppState) -> Router {
     let body_limit = state.config.max_request_body_bytes;
+    let pages = passerelle_web::router(
+        Arc::clone(&state.pages),
+        passerelle_web::WebOptions::server(),
+    );
     Router::new()
         .route("/healthz", get(healthz))
         .route("/v1/whoami", get(whoami))
@@ -149,6 +158,9 @@ pub fn app(state: AppState) -> Router {
         ))
         .layer(DefaultBodyLimit::max(body_limit))
         .with_state(state)
+        // The web pages (`/`, `/doc/…`, `/live`, …): HTML, with their own body limits and
+        // error pages.
+        .merge(pages)
 }
 
 /// Serves [`app`] on `listener` until `shutdown` completes, then waits for the open requests

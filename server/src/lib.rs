@@ -33,6 +33,8 @@
 //! - [`check`]: `check`, which verifies every record and document of a stopped server's store.
 //! - [`sync`]: the [`Hub`](sync::Hub) that owns the sync engine, the WebSocket endpoint
 //!   (`GET /ws`, the automerge-repo protocol), the changes feed and the metrics.
+//! - `web`: the web pages of [`passerelle_web`] over the hub and the access rules (sign-in
+//!   with a token, then a session cookie).
 //! - `main.rs` and `cli.rs` (the binary): the command line, tracing setup, and `serve`.
 
 pub mod admin;
@@ -43,6 +45,7 @@ mod docs_http;
 mod error;
 mod http;
 pub mod sync;
+mod web;
 
 pub use error::AppError;
 pub use http::{AppState, Authenticated, AuthenticatedToken, ServerConfig, app, run};

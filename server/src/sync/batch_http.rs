@@ -192,7 +192,7 @@ async fn access(
 }
 
 /// A short, stable tag of the user for engine peer ids.
-fn user_tag(principal: &Principal) -> String {
+pub(crate) fn user_tag(principal: &Principal) -> String {
     use sha2::Digest;
     let digest = sha2::Sha256::digest(principal.user.as_str().as_bytes());
     format!("u{}", hex::encode(&digest[..8]))

@@ -1,0 +1,263 @@
+//! [`Lang`]: the pages' languages (French by default, English, Arabic written right to
+//! left) and their labels, one table of keys.
+
+/// A language of the pages.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Lang {
+    /// French, the default.
+    #[default]
+    Fr,
+    /// English.
+    En,
+    /// Arabic, laid out right to left.
+    Ar,
+}
+
+impl Lang {
+    /// Every language, in the order of the language switch.
+    pub const ALL: [Lang; 3] = [Lang::Fr, Lang::Ar, Lang::En];
+
+    /// The language's code (`fr`, `en`, `ar`), also the `lang` attribute.
+    pub fn code(self) -> &'static str {
+        match self {
+            Lang::Fr => "fr",
+            Lang::En => "en",
+            Lang::Ar => "ar",
+        }
+    }
+
+    /// A code read from a cookie or a link; unknown codes are `None`.
+    pub fn from_code(code: &str) -> Option<Lang> {
+        match code {
+            "fr" => Some(Lang::Fr),
+            "en" => Some(Lang::En),
+            "ar" => Some(Lang::Ar),
+            _ => None,
+        }
+    }
+
+    /// The writing direction, for the `dir` attribute.
+    pub fn dir(self) -> &'static str {
+        match self {
+            Lang::Ar => "rtl",
+            Lang::Fr | Lang::En => "ltr",
+        }
+    }
+
+    /// The language's own name, for the switch.
+    pub fn own_name(self) -> &'static str {
+        match self {
+            Lang::Fr => "Français",
+            Lang::En => "English",
+            Lang::Ar => "العربية",
+        }
+    }
+
+    /// The order in which per-language texts are looked for (a title missing in this
+    /// language is shown in the next).
+    pub fn preference(self) -> [&'static str; 3] {
+        match self {
+            Lang::Fr => ["fr", "en", "ar"],
+            Lang::En => ["en", "fr", "ar"],
+            Lang::Ar => ["ar", "fr", "en"],
+        }
+    }
+
+    /// The label `key` in this language; the key itself when the table lacks it (a test
+    /// checks that every key used has all three).
+    pub fn t(self, key: &str) -> &'static str {
+        let Some((_, fr, en, ar)) = LABELS.iter().find(|(k, ..)| *k == key) else {
+            return "?";
+        };
+        match self {
+            Lang::Fr => fr,
+            Lang::En => en,
+            Lang::Ar => ar,
+        }
+    }
+}
+
+/// key, French, English, Arabic.
+const LABELS: &[(&str, &str, &str, &str)] = &[
+    ("app", "Passerelle", "Passerelle", "باسرال"),
+    ("dashboard", "Tableau de bord", "Dashboard", "لوحة المتابعة"),
+    ("sign_in", "Se connecter", "Sign in", "تسجيل الدخول"),
+    ("sign_out", "Se déconnecter", "Sign out", "تسجيل الخروج"),
+    ("token", "Jeton d'accès", "Access token", "رمز الدخول"),
+    (
+        "sign_in_help",
+        "Collez le jeton que l'administrateur vous a remis.",
+        "Paste the token your administrator gave you.",
+        "الصق الرمز الذي سلّمه لك المسؤول.",
+    ),
+    (
+        "sign_in_failed",
+        "Jeton inconnu ou révoqué.",
+        "Unknown or revoked token.",
+        "رمز غير معروف أو ملغى.",
+    ),
+    ("online", "En ligne", "Online", "متصل"),
+    ("offline", "Hors ligne", "Offline", "غير متصل"),
+    ("connecting", "Connexion…", "Connecting…", "جارٍ الاتصال…"),
+    ("server", "Serveur", "Server", "الخادم"),
+    (
+        "unsynced",
+        "modifications pas encore sur le serveur",
+        "changes not yet on the server",
+        "تعديلات لم تصل إلى الخادم بعد",
+    ),
+    ("last_sync", "dernière synchro", "last sync", "آخر مزامنة"),
+    (
+        "coming_missions",
+        "Missions à venir ou en cours",
+        "Coming and current missions",
+        "البعثات القادمة والجارية",
+    ),
+    (
+        "calls_closing",
+        "Appels à projets qui ferment bientôt",
+        "Calls closing soon",
+        "طلبات مشاريع تنتهي قريبًا",
+    ),
+    (
+        "overdue_actions",
+        "Actions en retard",
+        "Overdue actions",
+        "إجراءات متأخرة",
+    ),
+    (
+        "conflicts",
+        "Conflits à trancher",
+        "Conflicts to resolve",
+        "تعارضات يجب حسمها",
+    ),
+    ("documents", "Documents", "Documents", "الوثائق"),
+    ("none", "Rien.", "Nothing.", "لا شيء."),
+    ("mission", "Mission", "Mission", "بعثة"),
+    ("project", "Projet", "Project", "مشروع"),
+    (
+        "journal",
+        "Journal de terrain",
+        "Field journal",
+        "يومية ميدانية",
+    ),
+    ("actor", "Acteur", "Actor", "فاعل"),
+    (
+        "funding_call",
+        "Appel à projets",
+        "Call for proposals",
+        "طلب مشاريع",
+    ),
+    ("news_item", "Actualité", "News", "خبر"),
+    ("status", "Statut", "Status", "الحالة"),
+    ("dates", "Dates", "Dates", "التواريخ"),
+    ("direction", "Sens", "Direction", "الاتجاه"),
+    ("purpose", "Objet", "Purpose", "الغرض"),
+    ("delegation", "Délégation", "Delegation", "الوفد"),
+    ("agenda", "Programme", "Agenda", "جدول الأعمال"),
+    ("meetings", "Réunions", "Meetings", "الاجتماعات"),
+    ("minutes", "Compte rendu", "Minutes", "محضر الاجتماع"),
+    ("decisions", "Décisions", "Decisions", "القرارات"),
+    ("logistics", "Logistique", "Logistics", "اللوجستيك"),
+    ("outcomes", "Résultats", "Outcomes", "النتائج"),
+    (
+        "actions",
+        "Actions de suivi",
+        "Follow-up actions",
+        "إجراءات المتابعة",
+    ),
+    ("person", "Personne", "Person", "الشخص"),
+    ("organisation", "Organisme", "Organisation", "الهيئة"),
+    ("role", "Rôle", "Role", "الدور"),
+    ("visa", "Visa", "Visa", "التأشيرة"),
+    ("when", "Quand", "When", "متى"),
+    ("place", "Lieu", "Place", "المكان"),
+    ("title", "Titre", "Title", "العنوان"),
+    ("notes", "Notes", "Notes", "ملاحظات"),
+    ("attendees", "Participants", "Attendees", "الحاضرون"),
+    ("details", "Détails", "Details", "التفاصيل"),
+    ("cost", "Coût", "Cost", "التكلفة"),
+    ("text", "Action", "Action", "الإجراء"),
+    ("owner", "Responsable", "Owner", "المسؤول"),
+    ("due", "Échéance", "Due", "الأجل"),
+    ("mark_done", "Fait", "Done", "تم"),
+    ("add", "Ajouter", "Add", "إضافة"),
+    (
+        "add_agenda_item",
+        "Ajouter au programme",
+        "Add to the agenda",
+        "إضافة إلى جدول الأعمال",
+    ),
+    (
+        "add_meeting",
+        "Ajouter une réunion",
+        "Add a meeting",
+        "إضافة اجتماع",
+    ),
+    (
+        "add_action",
+        "Ajouter une action",
+        "Add an action",
+        "إضافة إجراء",
+    ),
+    ("saved", "Enregistré", "Saved", "تم الحفظ"),
+    ("saving", "Enregistrement…", "Saving…", "جارٍ الحفظ…"),
+    ("save_failed", "Non enregistré", "Not saved", "لم يتم الحفظ"),
+    (
+        "read_only",
+        "Lecture seule : vos modifications ne sont pas acceptées.",
+        "Read-only: your changes are not accepted.",
+        "قراءة فقط: تعديلاتك غير مقبولة.",
+    ),
+    (
+        "not_found",
+        "Document introuvable.",
+        "No such document.",
+        "الوثيقة غير موجودة.",
+    ),
+    (
+        "unreadable",
+        "Ce document ne peut pas être lu",
+        "This document cannot be read",
+        "لا يمكن قراءة هذه الوثيقة",
+    ),
+    ("back", "Retour", "Back", "رجوع"),
+    ("values", "valeurs", "values", "قيم"),
+    (
+        "keep",
+        "Garder la valeur de",
+        "Keep the value of",
+        "الإبقاء على قيمة",
+    ),
+    ("starts", "du", "from", "من"),
+    ("until", "au", "to", "إلى"),
+    ("deadline", "Date limite", "Deadline", "آخر أجل"),
+    ("funder", "Bailleur", "Funder", "المموّل"),
+    ("language", "Langue", "Language", "اللغة"),
+];
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_label_has_three_nonempty_texts_and_keys_are_unique() {
+        let mut keys = std::collections::HashSet::new();
+        for (key, fr, en, ar) in LABELS {
+            assert!(keys.insert(key), "duplicate key {key}");
+            assert!(!fr.is_empty() && !en.is_empty() && !ar.is_empty(), "{key}");
+        }
+        assert_eq!(Lang::Ar.t("agenda"), "جدول الأعمال");
+        assert_eq!(Lang::Fr.t("no-such-key"), "?");
+    }
+
+    #[test]
+    fn codes_round_trip_and_arabic_is_right_to_left() {
+        for lang in Lang::ALL {
+            assert_eq!(Lang::from_code(lang.code()), Some(lang));
+        }
+        assert_eq!(Lang::from_code("de"), None);
+        assert_eq!(Lang::Ar.dir(), "rtl");
+        assert_eq!(Lang::default(), Lang::Fr);
+    }
+}

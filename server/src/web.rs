@@ -1,0 +1,217 @@
+//! The web pages on the server ([`passerelle_web`]), over the hub and the access rules.
+//!
+//! A page reads and writes documents exactly as a batch-sync client does: through the hub
+//! ([`crate::sync::Hub::delta`]), after the same access check, so a page never shows a
+//! document its reader could not sync, an edit by a reader is refused as a sync would be,
+//! and every edit gets its authorship record and its entry in the changes feed. Live events
+//! follow the changes feed.
+
+use std::sync::Arc;
+
+use automerge::{AutoCommit, ChangeHash};
+use passerelle_core::{DeltaOutcome, DeltaRequest, DocumentId, PeerId};
+use passerelle_web::{Applied, Backend, BackendError, LiveEvent, SyncView};
+use tokio::sync::{broadcast, watch};
+
+use crate::auth::AuthStore;
+use crate::auth::{Access, Principal, access_for};
+use crate::sync::{Since, SyncState};
+
+/// How many live events wait for a slow page before it is told to refresh instead.
+const LIVE_CAPACITY: usize = 1_024;
+
+/// The server's [`Backend`].
+#[derive(Debug)]
+pub(crate) struct ServerPages {
+    auth: Arc<AuthStore>,
+    sync: SyncState,
+    events: broadcast::Sender<LiveEvent>,
+}
+
+impl ServerPages {
+    /// The backend over the server's auth store and hub; follows the changes feed on a task
+    /// of its own until the server closes. Call inside the server's runtime.
+    pub(crate) fn start(auth: Arc<AuthStore>, sync: SyncState) -> Arc<Self> {
+        let (events, _) = broadcast::channel(LIVE_CAPACITY);
+        let feed = Arc::clone(&sync.feed);
+        let sender = events.clone();
+        let mut closing = sync.closing.subscribe();
+        let pages = Arc::new(Self { auth, sync, events });
+        tokio::spawn(async move {
+            let mut cursor = feed.cursor();
+            loop {
+                tokio::select! {
+                    _ = closing.wait_for(|closing| *closing) => return,
+                    () = feed.wait_past(cursor.seq) => {}
+                }
+                let (since, now) = feed.since(Some(cursor));
+                cursor = now;
+                if let Since::Changes(changes) = since {
+                    for (id, _) in changes {
+                        // No page listening is fine.
+                        let _ = sender.send(LiveEvent::Changed(id));
+                    }
+                }
+            }
+        });
+        pages
+    }
+
+    /// The reader's rights on a document, and whether it exists.
+    async fn access(&self, reader: &Principal, id: DocumentId) -> Result<Access, BackendError> {
+        let acl = crate::sync::document_acl(&self.sync, &self.auth, id)
+            .await
+            .map_err(BackendError::new)?;
+        Ok(access_for(reader, acl.as_ref()))
+    }
+
+    /// The hub's peer name for this reader's page requests (authorship goes to the reader).
+    fn peer(reader: &Principal) -> Result<PeerId, BackendError> {
+        format!("{}~web", crate::sync::batch_http::user_tag(reader))
+            .parse()
+            .map_err(BackendError::new)
+    }
+
+    /// One delta through the hub, as a batch-sync client sends it.
+    async fn delta(
+        &self,
+        reader: &Principal,
+        id: DocumentId,
+        heads: Vec<ChangeHash>,
+        changes: Vec<u8>,
+        may_write: bool,
+    ) -> Result<DeltaOutcome, BackendError> {
+        let from = Self::peer(reader)?;
+        let request = DeltaRequest {
+            request: 0,
+            from: from.clone(),
+            document_id: id,
+            heads,
+            changes,
+            may_write,
+        };
+        let outcome = self.sync.hub.delta(request, reader.clone()).await;
+        self.sync.hub.delta_done(from).await;
+        outcome.ok_or_else(|| BackendError::new("the sync hub is gone (shutting down)"))
+    }
+}
+
+impl Backend for ServerPages {
+    type Reader = Principal;
+
+    async fn sign_in(&self, token: &str) -> Result<Option<Principal>, BackendError> {
+        let auth = Arc::clone(&self.auth);
+        let token = token.to_owned();
+        self.sync
+            .blocking(move || auth.check_token(&token))
+            .await
+            .map_err(BackendError::new)?
+            .map_err(BackendError::new)
+    }
+
+    fn local_reader(&self) -> Option<Principal> {
+        None
+    }
+
+    fn reader_name(&self, reader: &Principal) -> String {
+        reader.user.as_str().to_owned()
+    }
+
+    async fn documents(
+        &self,
+        reader: &Principal,
+        limit: usize,
+    ) -> Result<Vec<(DocumentId, AutoCommit)>, BackendError> {
+        let docs = Arc::clone(&self.sync.docs);
+        let ids = self
+            .sync
+            .blocking(move || docs.list_documents())
+            .await
+            .map_err(BackendError::new)?
+            .map_err(BackendError::new)?;
+        let mut out = Vec::new();
+        for id in ids {
+            if out.len() >= limit {
+                break;
+            }
+            if let Some(doc) = self.document(reader, id).await? {
+                out.push((id, doc));
+            }
+        }
+        Ok(out)
+    }
+
+    async fn document(
+        &self,
+        reader: &Principal,
+        id: DocumentId,
+    ) -> Result<Option<AutoCommit>, BackendError> {
+        if self.access(reader, id).await? < Access::Read {
+            return Ok(None);
+        }
+        match self
+            .delta(reader, id, Vec::new(), Vec::new(), false)
+            .await?
+        {
+            DeltaOutcome::Synced { changes, .. } if !changes.is_empty() => {
+                AutoCommit::load(&changes)
+                    .map(Some)
+                    .map_err(BackendError::new)
+            }
+            DeltaOutcome::Synced { .. } | DeltaOutcome::Unavailable => Ok(None),
+            DeltaOutcome::Failed(message) => Err(BackendError::new(message)),
+        }
+    }
+
+    async fn may_read(&self, reader: &Principal, id: DocumentId) -> Result<bool, BackendError> {
+        Ok(self.access(reader, id).await? >= Access::Read)
+    }
+
+    async fn apply(
+        &self,
+        reader: &Principal,
+        id: DocumentId,
+        mut doc: AutoCommit,
+        base: Vec<ChangeHash>,
+    ) -> Result<Applied, BackendError> {
+        let rights = self.access(reader, id).await?;
+        if rights < Access::Read {
+            return Ok(Applied::Unavailable);
+        }
+        let changes: Vec<u8> = doc
+            .get_changes(&base)
+            .into_iter()
+            .flat_map(|change| change.raw_bytes().to_vec())
+            .collect();
+        if changes.is_empty() {
+            return Ok(Applied::Saved);
+        }
+        let heads = doc.get_heads();
+        let may_write = rights >= Access::Write;
+        Ok(
+            match self.delta(reader, id, heads, changes, may_write).await? {
+                DeltaOutcome::Synced { refused: true, .. } => Applied::ReadOnly,
+                DeltaOutcome::Synced { .. } => Applied::Saved,
+                DeltaOutcome::Unavailable => Applied::Unavailable,
+                DeltaOutcome::Failed(message) => Applied::Failed(message),
+            },
+        )
+    }
+
+    fn sync_view(&self) -> SyncView {
+        SyncView {
+            is_server: true,
+            online: Some(true),
+            unsynced_changes: 0,
+            last_sync: None,
+        }
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<LiveEvent> {
+        self.events.subscribe()
+    }
+
+    fn closing(&self) -> watch::Receiver<bool> {
+        self.sync.closing.subscribe()
+    }
+}

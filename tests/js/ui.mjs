@@ -1,0 +1,200 @@
+// The web pages in a real browser (Debian's chromium, driven by playwright-core): one
+// sub-command per scenario of ../ui.rs. Each prints one JSON object on stdout (what it saw;
+// the Rust test asserts it) and its progress on stderr. Every wait is bounded.
+//
+//   node ui.mjs together --url http://127.0.0.1:PORT --token-a T1 --token-b T2 --doc ID [--shots DIR]
+//   node ui.mjs offline-edit --local http://127.0.0.1:PORT --doc ID --text TEXT
+//   node ui.mjs wait-text --url URL --token T --doc ID --text TEXT
+import { chromium } from "playwright-core";
+import { mkdirSync } from "node:fs";
+import { join } from "node:path";
+
+const WAIT_MS = 20_000;
+const started = Date.now();
+const log = (...args) => console.error(`[${Date.now() - started} ms]`, ...args);
+
+function options(argv) {
+  const out = {};
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i].startsWith("--")) out[argv[i].slice(2)] = argv[i + 1], i++;
+  }
+  return out;
+}
+
+// Playwright starts chromium on a fresh, empty profile directory of its own each time (it
+// refuses --user-data-dir); the other flags are those this machine's closed network needs.
+async function launch() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || "/usr/bin/chromium",
+    headless: true,
+    args: [
+      "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    ],
+  });
+}
+
+async function signIn(browser, url, token) {
+  const context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
+  const page = await context.newPage();
+  page.on("pageerror", (error) => log("page error:", error.message));
+  await page.goto(url + "/");
+  await page.fill('input[name="token"]', token);
+  await Promise.all([page.waitForURL(url + "/"), page.click('form.sign-in button[type="submit"]')]);
+  await page.waitForSelector("#documents");
+  return page;
+}
+
+const minutes = (page) => page.locator('textarea[data-field$=".minutes"]').first();
+
+async function waitFor(what, check) {
+  const deadline = Date.now() + WAIT_MS;
+  for (;;) {
+    if (await check()) return true;
+    if (Date.now() > deadline) { log("gave up waiting for", what); return false; }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+async function together(o) {
+  const browser = await launch();
+  const shots = o.shots;
+  if (shots) mkdirSync(shots, { recursive: true });
+  try {
+    const a = await signIn(browser, o.url, o["token-a"]);
+    const b = await signIn(browser, o.url, o["token-b"]);
+    if (shots) await a.screenshot({ path: join(shots, "dashboard.png"), fullPage: true });
+    // A conflict (two people set the status offline) is resolved with one click.
+    const conflictsBefore = await a.locator("li.conflict").count();
+    if (conflictsBefore > 0) await a.locator('li.conflict button.resolve[data-value="confirmed"]').first().click();
+    const conflictResolved = await waitFor("the conflict is gone from the dashboard", async () =>
+      (await a.locator("li.conflict").count()) === 0);
+    log("conflicts before:", conflictsBefore, "resolved:", conflictResolved);
+    const docUrl = `${o.url}/doc/${o.doc}`;
+    await a.goto(docUrl);
+    await b.goto(docUrl);
+    log("both on the mission page");
+
+    // A adds an agenda item; B sees it without reloading.
+    await a.fill('form[data-insert="agenda"] input[name="title"]', "Visite de la régie");
+    await a.fill('form[data-insert="agenda"] input[name="place"]', "Oujda");
+    await a.click('form[data-insert="agenda"] button');
+    const bSawAgenda = await waitFor("B sees A's agenda item", async () =>
+      (await b.locator('input[data-field^="agenda["][data-field$=".title"]').count()) > 0);
+    log("B saw the agenda item:", bSawAgenda);
+
+    // B adds a meeting; A sees it.
+    await b.fill('form[data-insert="meetings"] input[name="title"]', "Réunion à la régie");
+    await b.click('form[data-insert="meetings"] button');
+    const aSawMeeting = await waitFor("A sees B's meeting", async () => (await minutes(a).count()) > 0);
+    await waitFor("B sees its meeting", async () => (await minutes(b).count()) > 0);
+    log("A saw the meeting:", aSawMeeting);
+
+    // Both type in the same minutes at once, from the same version of the page.
+    await Promise.all([
+      minutes(a).fill("Claire : budget validé."),
+      minutes(b).fill("Youssef : visite du chantier."),
+    ]);
+    log("both typed");
+    const both = (text) => text.includes("Claire : budget validé.") && text.includes("Youssef : visite du chantier.");
+    const aBoth = await waitFor("A sees both", async () => both(await minutes(a).inputValue()));
+    const bBoth = await waitFor("B sees both", async () => both(await minutes(b).inputValue()));
+    await a.locator("body").click({ position: { x: 5, y: 5 } });
+    if (shots) await a.screenshot({ path: join(shots, "mission.png"), fullPage: true });
+
+    // B switches to Arabic: the page is laid out right to left.
+    await b.click('a[lang="ar"]');
+    await waitFor("B's page in Arabic", async () => {
+      try {
+        return await b.evaluate(() => document.documentElement.lang === "ar" && !!document.querySelector("#agenda h2"));
+      } catch (_) {
+        return false; // navigating
+      }
+    });
+    const arabic = await b.evaluate(() => ({
+      dir: document.documentElement.dir,
+      lang: document.documentElement.lang,
+      direction: getComputedStyle(document.querySelector("main")).direction,
+      agendaHeading: document.querySelector("#agenda h2").textContent,
+    }));
+    if (shots) await b.screenshot({ path: join(shots, "mission-ar.png"), fullPage: true });
+    // English too, then back to French for the sign-in screenshot.
+    if (shots) {
+      const fresh = await browser.newContext({ viewport: { width: 1100, height: 600 } });
+      const p = await fresh.newPage();
+      await p.goto(o.url + "/");
+      await p.screenshot({ path: join(shots, "sign-in.png") });
+      await fresh.close();
+    }
+
+    return {
+      conflictsBefore, conflictResolved, bSawAgenda, aSawMeeting, aBoth, bBoth,
+      minutesA: await minutes(a).inputValue(),
+      minutesB: await minutes(b).inputValue(),
+      syncBadge: await a.locator("#sync-state").textContent(),
+      arabic,
+    };
+  } finally {
+    await browser.close();
+  }
+}
+
+// The local UI (`passerelle ui`): types in the mission's purpose while the server is away.
+async function offlineEdit(o) {
+  const browser = await launch();
+  try {
+    const context = await browser.newContext({ viewport: { width: 1100, height: 900 } });
+    const page = await context.newPage();
+    page.on("pageerror", (error) => log("page error:", error.message));
+    await page.goto(`${o.local}/doc/${o.doc}`);
+    const purpose = page.locator('textarea[data-field="purpose"]');
+    await purpose.fill(o.text);
+    await purpose.blur();
+    const saved = await waitFor("the edit is saved locally", async () =>
+      (await page.locator("#status").textContent()) === (await page.locator("body").getAttribute("data-saved")));
+    const badge = await waitFor("the badge counts the change", async () =>
+      Number(await page.locator("#sync-state").getAttribute("data-unsynced")) > 0);
+    if (o.shots) await page.screenshot({ path: join(o.shots, "local-offline.png"), fullPage: true });
+    return {
+      saved,
+      badgeCounts: badge,
+      state: await page.locator("#sync-state").getAttribute("data-state"),
+      badge: await page.locator("#sync-state").textContent(),
+    };
+  } finally {
+    await browser.close();
+  }
+}
+
+// A page of the server shows `text` in the mission's purpose, live (no reload).
+async function waitText(o) {
+  const browser = await launch();
+  try {
+    const page = await signIn(browser, o.url, o.token);
+    await page.goto(`${o.url}/doc/${o.doc}`);
+    const purpose = page.locator('textarea[data-field="purpose"]');
+    const seen = await waitFor("the server page shows the text", async () =>
+      (await purpose.inputValue()).includes(o.text));
+    return { seen, purpose: await purpose.inputValue() };
+  } finally {
+    await browser.close();
+  }
+}
+
+const [command, ...rest] = process.argv.slice(2);
+const o = options(rest);
+const scenarios = { together, "offline-edit": offlineEdit, "wait-text": waitText };
+if (!scenarios[command]) {
+  console.error(`unknown scenario ${command}; one of ${Object.keys(scenarios).join(", ")}`);
+  process.exit(2);
+}
+const timer = setTimeout(() => { log("deadline: giving up"); process.exit(3); }, 90_000);
+try {
+  const result = await scenarios[command](o);
+  result.elapsedMs = Date.now() - started;
+  console.log(JSON.stringify(result));
+  clearTimeout(timer);
+} catch (error) {
+  log(error.stack || String(error));
+  process.exit(1);
+}
