@@ -262,7 +262,11 @@ fn main() {
     let text = vec![text_doc()];
     let parts = [
         ("small", "1,000 new small documents, 3 changes each", &small),
-        ("text", "a 10,000-character text, then 200 keystrokes", &text),
+        (
+            "text",
+            "a 10,000-character text, then 200 keystrokes",
+            &text,
+        ),
     ];
     for (part, name, streams) in parts {
         if !wanted(part) {
