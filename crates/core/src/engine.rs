@@ -540,8 +540,29 @@ impl Engine {
         };
         // automerge ignores the changes of a peer that may not write.
         let mut wait = Vec::new();
-        if may_write && !sync_message.changes.is_empty() {
-            let changes: Vec<u8> = sync_message.changes.iter().flatten().copied().collect();
+        // A new document sent whole, applied and checked in a copy (see `try_new_document`).
+        let mut prepared = None;
+        let checked = may_write && !sync_message.changes.is_empty();
+        let changes: Vec<u8> = if checked {
+            sync_message.changes.iter().flatten().copied().collect()
+        } else {
+            Vec::new()
+        };
+        if checked {
+            match DocState::try_new_document(state, &from, &sync_message, &changes, retry) {
+                Some(Ok(new_document)) => prepared = Some(new_document),
+                Some(Err(reason)) => {
+                    self.effects.push(Effect::PeerError {
+                        peer: from,
+                        document_id: Some(document_id),
+                        error: format!("malformed sync message: {reason}"),
+                    });
+                    return;
+                }
+                None => {}
+            }
+        }
+        if checked && prepared.is_none() {
             match validate::check_incoming(&state.doc, &state.held, &mut state.doc_ops, &changes) {
                 Verdict::Apply { wait: waiting } => wait = waiting,
                 Verdict::Refuse(reason) => {
@@ -596,10 +617,21 @@ impl Engine {
         // in a list, for one) and panics only when they are read back (`get_changes`,
         // `save_after`): read them back here, where the panic is contained, and not later in
         // `after_change`, where it would kill the runtime's task.
-        let outcome = catch_unwind(AssertUnwindSafe(|| {
-            let applied = doc.receive_sync_message(sync_state, sync_message);
-            (applied, hashes_since(doc, &before))
-        }));
+        let outcome = match prepared {
+            Some(NewDocument {
+                doc: new_doc,
+                sync: new_sync,
+                hashes,
+            }) => {
+                *doc = new_doc;
+                *sync_state = new_sync;
+                Ok((Ok(()), hashes))
+            }
+            None => catch_unwind(AssertUnwindSafe(|| {
+                let applied = doc.receive_sync_message(sync_state, sync_message);
+                (applied, hashes_since(doc, &before))
+            })),
+        };
         if outcome.is_ok() {
             DocState::hold(&mut state.held, &state.doc, &from, wait);
         }
@@ -1323,7 +1355,52 @@ fn hashes_since(doc: &Automerge, before: &[ChangeHash]) -> Vec<ChangeHash> {
         .collect()
 }
 
+/// A document that had nothing, after a sync message that sent it whole: applied by automerge
+/// in a copy and checked (`DocState::try_new_document`).
+struct NewDocument {
+    doc: Automerge,
+    sync: sync::State,
+    /// The changes it now has, oldest first.
+    hashes: Vec<ChangeHash>,
+}
+
 impl DocState {
+    /// The usual path for a message with changes reads them twice: once to check them
+    /// (`validate::check_incoming`, which loads a whole-document chunk on its own), once when
+    /// automerge applies them. For the message that creates a document (no changes here yet,
+    /// none held, one whole-document chunk), apply it first, in a copy of the empty document
+    /// and of the peer's sync state, then check what automerge made of it: the chunk is read
+    /// once. `None`: not such a message, or automerge failed on it; take the usual path, which
+    /// refuses or fails it exactly as before.
+    fn try_new_document(
+        state: &DocState,
+        from: &PeerId,
+        message: &sync::Message,
+        changes: &[u8],
+        retry_after_ms: u64,
+    ) -> Option<Result<NewDocument, String>> {
+        if !state.held.is_empty()
+            || !state.doc.get_heads().is_empty()
+            || !validate::is_one_document_chunk(changes)
+        {
+            return None;
+        }
+        let mut sync = match state.peers.get(from) {
+            Some(peer_doc) => peer_doc.sync.clone(),
+            None => PeerDoc::new(Millis(0), retry_after_ms).sync,
+        };
+        // What `apply_received` sets before applying, for a peer that may write.
+        sync.read_only = false;
+        let mut doc = state.doc.clone();
+        let applied = catch_unwind(AssertUnwindSafe(|| {
+            doc.receive_sync_message(&mut sync, message.clone())
+        }));
+        if !matches!(applied, Ok(Ok(()))) {
+            return None;
+        }
+        Some(validate::check_new_document(&doc)?.map(|hashes| NewDocument { doc, sync, hashes }))
+    }
+
     fn new(doc: Automerge, chunked_heads: Vec<ChangeHash>, now: Millis) -> Self {
         Self {
             doc,

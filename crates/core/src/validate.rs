@@ -46,6 +46,13 @@
 //! ([`DocOps`], per loaded document, at most [`MAX_CACHED_DOC_OPS`] ops): ops never move,
 //! and edits keep naming the same few changes (a text imported in one big change, then
 //! typed into). So the work is linear in the message plus, at worst, the document.
+//!
+//! An empty document holds no op, so nothing is looked up in it. And the message that creates
+//! a document usually carries it whole (one document chunk: automerge's sync sends that to a
+//! peer that has nothing). Checking it here would mean loading it on its own, then automerge
+//! loading it again; the engine instead lets automerge apply it to a copy of the empty
+//! document and checks the result (`check_new_document`), the same check in the same order.
+//! `benches/validation_replay.rs` measures the check on a workload-1-like stream.
 
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::panic::{AssertUnwindSafe, catch_unwind};
@@ -181,6 +188,49 @@ pub(crate) fn check_incoming(
         ));
     }
     Verdict::Apply { wait }
+}
+
+/// Whether `data` is exactly one whole-document chunk: what automerge's sync sends a peer
+/// that has nothing of the document (every document a JS client creates arrives so).
+pub(crate) fn is_one_document_chunk(data: &[u8]) -> bool {
+    const MAGIC: [u8; 4] = [0x85, 0x6f, 0x4a, 0x83];
+    if data.len() < 9 || data[..4] != MAGIC || data[8] != 0 {
+        return false;
+    }
+    let mut after_type = &data[9..];
+    let Some(len) = read_leb128(&mut after_type) else {
+        return false;
+    };
+    usize::try_from(len).is_ok_and(|len| after_type.len() == len)
+}
+
+/// Checks every change of `loaded`: what automerge made of an empty document and one
+/// incoming whole-document chunk ([`is_one_document_chunk`]), in a copy, so that the chunk is
+/// read once, not once more for the check. The same check, in the same order and with the same
+/// reasons, as [`check_incoming`] on the empty document and the chunk. Returns the changes'
+/// hashes, oldest first (`get_changes(&[])`), or `None` when this cannot decide (the engine
+/// then takes the usual path).
+pub(crate) fn check_new_document(loaded: &Automerge) -> Option<Result<Vec<ChangeHash>, String>> {
+    let changes = catch_unwind(AssertUnwindSafe(|| loaded.get_changes(&[]))).ok()?;
+    let empty = Automerge::new();
+    let mut doc_ops = DocOps::default();
+    let mut validator = Validator::new(&empty, &mut doc_ops);
+    let candidates: Vec<(Option<&PeerId>, Change)> =
+        changes.into_iter().map(|change| (None, change)).collect();
+    let order = causal_order(&mut validator, &candidates);
+    if order.len() != candidates.len() {
+        return None;
+    }
+    for index in order {
+        let change = &candidates[index].1;
+        if let Err(reason) = validator.check_change(change) {
+            return Some(Err(format!("change {}: {reason}", change.hash())));
+        }
+    }
+    Some(Ok(candidates
+        .iter()
+        .map(|(_, change)| change.hash())
+        .collect()))
 }
 
 /// The indices of the candidates whose dependencies are all met (by the document or by
@@ -354,6 +404,9 @@ struct Validator<'a> {
     doc_ops: &'a mut DocOps,
     /// Object types of the document, as looked up so far.
     doc_objects: HashMap<OpId, Option<ObjType>>,
+    /// The document has no changes, so no op of it needs looking up (the messages that
+    /// create documents).
+    doc_empty: bool,
 }
 
 fn exid(id: &OpId) -> ObjId {
@@ -378,7 +431,13 @@ impl<'a> Validator<'a> {
             checked_max_op: HashMap::new(),
             doc_ops,
             doc_objects: HashMap::new(),
+            doc_empty: doc.get_heads().is_empty(),
         }
+    }
+
+    /// Whether the document may hold the op `id` (false: it certainly does not).
+    fn maybe_in_doc(&self, _id: &OpId) -> bool {
+        !self.doc_empty
     }
 
     fn in_doc(&self, hash: &ChangeHash) -> bool {
@@ -426,7 +485,9 @@ impl<'a> Validator<'a> {
     }
 
     fn check_op(&mut self, op: &Op, id: &OpId) -> Result<(), String> {
-        if self.checked.contains_key(id) || self.doc.hash_for_opid(&exid(id)).is_some() {
+        if self.checked.contains_key(id)
+            || (self.maybe_in_doc(id) && self.doc.hash_for_opid(&exid(id)).is_some())
+        {
             return Err("this op id is already taken".into());
         }
         let obj = match &op.obj {
@@ -495,6 +556,7 @@ impl<'a> Validator<'a> {
         };
         let (exists, made) = match self.checked.get(id) {
             Some(info) => (true, info.made),
+            None if !self.maybe_in_doc(id) => (false, None),
             None => {
                 let doc = self.doc;
                 let made = *self
@@ -529,7 +591,8 @@ impl<'a> Validator<'a> {
 
     /// `pred` lives at `obj`, `at`.
     fn check_pred(&mut self, obj: &Option<OpId>, at: &At, pred: &OpId) -> Result<(), String> {
-        if let (false, At::Prop(prop)) = (self.checked.contains_key(pred), at) {
+        let in_doc = !self.checked.contains_key(pred) && self.maybe_in_doc(pred);
+        if let (true, At::Prop(prop)) = (in_doc, at) {
             // The usual case, an overwrite of the key's current value, without reading the
             // change that made it.
             let obj_id = obj.as_ref().map_or(automerge::ROOT, exid);
@@ -553,6 +616,9 @@ impl<'a> Validator<'a> {
     fn op(&mut self, id: &OpId) -> Option<&OpInfo> {
         if self.checked.contains_key(id) {
             return self.checked.get(id);
+        }
+        if !self.maybe_in_doc(id) {
+            return None;
         }
         if !self.doc_ops.ops.contains_key(id) {
             self.read_doc_change_of(id);

@@ -13,6 +13,7 @@
 
 mod support;
 use std::num::NonZeroU64;
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use support::Disk;
 
 use automerge::legacy::{ElementId, Key, MarkData, ObjectId, Op, OpId, OpType, SortedVec};
@@ -687,6 +688,80 @@ fn the_engine_refuses_each_malformed_change_and_stores_nothing() {
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+/// A new document arriving whole (one document chunk, as automerge's sync sends it to a peer
+/// with nothing) takes the engine's other path: automerge applies it to a copy of the empty
+/// document, and the check runs on the copy. A document holding a malformed change is refused
+/// there too, and nothing is stored. (automerge builds such a document only when its own
+/// `debug_assert!`s are off or let the change through: the cases it panics on are skipped,
+/// and in a release build nearly all run.)
+#[test]
+fn a_new_document_sent_whole_with_a_malformed_change_is_refused() {
+    let reference = base();
+    let mut built = 0;
+    let mut failures = Vec::new();
+    for (name, change) in malformed(&reference) {
+        let whole = catch_unwind(AssertUnwindSafe(|| {
+            let mut doc = reference.clone();
+            doc.apply_changes([change.clone()]).ok()?;
+            doc.get_change_by_hash(&change.hash())?;
+            Some((doc.save(), doc.get_heads()))
+        }));
+        let Ok(Some((chunk, heads))) = whole else {
+            continue;
+        };
+        if Automerge::load(&chunk).is_err() {
+            // automerge itself would refuse it.
+            continue;
+        }
+        built += 1;
+        let mut server = Server::new();
+        server.doc = DocumentId::from_bytes([0x77; 16]);
+        server.now += 1;
+        let message = sync::Message {
+            heads,
+            need: Vec::new(),
+            have: Vec::new(),
+            changes: vec![chunk].into(),
+            flags: None,
+            version: sync::MessageVersion::V1,
+        };
+        let effects = server.engine.handle(
+            Millis(server.now),
+            Event::Received {
+                from: peer("attacker"),
+                message: Message::Sync {
+                    sender_id: peer("attacker"),
+                    target_id: peer("server"),
+                    document_id: server.doc,
+                    data: message.encode(),
+                },
+                may_write: true,
+            },
+        );
+        let effects = server.settle(effects);
+        match peer_error(&effects, "attacker") {
+            Some(error) if error.contains(&change.hash().to_string()) => {}
+            other => failures.push(format!("{name}: not refused with its hash: {other:?}")),
+        }
+        if server
+            .disk
+            .0
+            .get(&server.doc)
+            .is_some_and(|data| !data.is_empty())
+        {
+            failures.push(format!("{name}: stored"));
+        }
+        if let Some(doc) = server.engine.document(&server.doc)
+            && !doc.get_heads().is_empty()
+        {
+            failures.push(format!("{name}: applied"));
+        }
+    }
+    assert!(built > 0, "no malformed document could be built");
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    println!("{built} malformed documents refused");
 }
 
 /// What goes wrong when the engine receives `change` (malformed) on top of `reference`, once
