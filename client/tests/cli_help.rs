@@ -58,7 +58,13 @@ fn assert_french_top(text: &str) {
     );
     assert_lacks(
         text,
-        &["Usage:", "Commands:", "Print help", "Set up the replica", "[default:"],
+        &[
+            "Usage:",
+            "Commands:",
+            "Print help",
+            "Set up the replica",
+            "[default:",
+        ],
     );
 }
 
@@ -66,7 +72,7 @@ fn assert_english_top(text: &str) {
     assert_has(
         text,
         &[
-            "The passerelle client: an offline-first replica of your documents.",
+            "The passerelle client: an offline-first replica of your documents",
             "Usage: passerelle",
             "Commands:",
             "Set up the replica and the server it syncs with",
@@ -89,7 +95,29 @@ fn assert_french_nested(text: &str) {
             "Afficher l'aide",
         ],
     );
-    assert_lacks(text, &["Usage:", "Print help", "The heading", "The replica directory"]);
+    assert_lacks(
+        text,
+        &[
+            "Usage:",
+            "Print help",
+            "The heading",
+            "The replica directory",
+        ],
+    );
+    // The positionals in the order they are typed, as in English.
+    let order: Vec<usize> = [
+        "\n  <PROJECT>",
+        "\n  <HEADING>",
+        "\n  <AMOUNT>",
+        "\n  <CURRENCY>",
+    ]
+    .iter()
+    .map(|name| {
+        text.find(name)
+            .unwrap_or_else(|| panic!("{name} not in:\n{text}"))
+    })
+    .collect();
+    assert!(order.is_sorted(), "positionals out of order:\n{text}");
 }
 
 fn assert_english_nested(text: &str) {
@@ -98,7 +126,7 @@ fn assert_english_nested(text: &str) {
         &[
             "Add a budget line with its planned amount; prints its id",
             "Usage: passerelle project budget add",
-            "The project's id or code.",
+            "The project's id or code",
             "The heading, e.g. \"Personnel\"",
             "Print help",
         ],
@@ -122,10 +150,19 @@ fn help_is_french_without_a_locale() {
 #[test]
 fn help_follows_the_lang_flag_over_the_locale() {
     assert_french_top(&help(ENGLISH_LOCALE, &["--lang", "fr", "--help"]));
-    assert_french_nested(&help(ENGLISH_LOCALE, &["--lang=fr", "project", "budget", "add", "--help"]));
+    assert_french_nested(&help(
+        ENGLISH_LOCALE,
+        &["--lang=fr", "project", "budget", "add", "--help"],
+    ));
     assert_english_top(&help(&[], &["--lang", "en", "--help"]));
-    assert_english_nested(&help(&[], &["project", "budget", "add", "--lang=en", "--help"]));
-    assert_english_top(&help(&[("LANG", "fr_FR.UTF-8")], &["--help", "--lang", "en"]));
+    assert_english_nested(&help(
+        &[],
+        &["project", "budget", "add", "--lang=en", "--help"],
+    ));
+    assert_english_top(&help(
+        &[("LANG", "fr_FR.UTF-8")],
+        &["--help", "--lang", "en"],
+    ));
 }
 
 #[test]
@@ -133,16 +170,25 @@ fn help_follows_an_english_locale() {
     assert_english_top(&help(ENGLISH_LOCALE, &["--help"]));
     assert_english_nested(&help(ENGLISH_LOCALE, NESTED));
     // LC_ALL comes before LANG, as POSIX orders them.
-    assert_french_top(&help(&[("LC_ALL", "fr_FR.UTF-8"), ("LANG", "en_GB.UTF-8")], &["--help"]));
+    assert_french_top(&help(
+        &[("LC_ALL", "fr_FR.UTF-8"), ("LANG", "en_GB.UTF-8")],
+        &["--help"],
+    ));
 }
 
 #[test]
 fn french_help_says_defaults_and_choices_in_french() {
     let sync = help(&[], &["sync", "--help"]);
-    assert_has(&sync, &["[par défaut : 256]", "La taille de chaque requête en Kio"]);
+    assert_has(
+        &sync,
+        &["[par défaut : 256]", "La taille de chaque requête en Kio"],
+    );
     assert_lacks(&sync, &["[default: 256]"]);
     let export = help(&[], &["export", "--help"]);
-    assert_has(&export, &["[valeurs possibles : automerge, json]", "Arguments :"]);
+    assert_has(
+        &export,
+        &["[valeurs possibles : automerge, json]", "Arguments :"],
+    );
     assert_lacks(&export, &["possible values"]);
 }
 
