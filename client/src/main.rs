@@ -3,6 +3,7 @@
 
 mod cli;
 mod demo;
+mod help_fr;
 mod lang;
 mod programme;
 mod report_cli;
@@ -12,11 +13,16 @@ mod ui;
 use std::io::IsTerminal as _;
 use std::process::ExitCode;
 
-use clap::Parser as _;
+use clap::FromArgMatches as _;
 use tracing_subscriber::EnvFilter;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
+    // `--help` speaks the run's language, so it is decided before clap parses.
+    let mut command = help_fr::command(help_fr::lang_from_args(std::env::args_os()));
+    let matches = command.get_matches_mut();
+    let cli = cli::Cli::from_arg_matches(&matches).unwrap_or_else(|error| {
+        error.format(&mut command).exit();
+    });
     // Logs go to stderr, warnings only unless `RUST_LOG` says otherwise: stdout is for
     // results that scripts read (`new` prints the new id as its last line).
     tracing_subscriber::fmt()
