@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use jiff::ToSpan as _;
-use passerelle_model::{Document, MissionStatus};
+use passerelle_model::Document;
 use serde_json::{Value as Json, json};
 
 use crate::lang::{Lang, fill, t};
@@ -33,15 +33,8 @@ pub(crate) fn run(home: &Path, weeks: u16, days: u16, as_json: bool) -> anyhow::
         }
         match &loaded.typed {
             Document::Mission(m) => {
-                let live = m.status.as_ref().is_none_or(|s| {
-                    !matches!(s.value(), MissionStatus::Done | MissionStatus::Cancelled)
-                });
-                let start = m.start.as_ref().map(|s| *s.value());
-                let end = m.end.as_ref().map(|s| *s.value()).or(start);
-                let soon = start.is_some_and(|s| s >= today && s <= horizon);
-                let under_way =
-                    start.is_some_and(|s| s <= today) && end.is_some_and(|e| e >= today);
-                if live && (soon || under_way) {
+                if m.is_coming_or_under_way(today, horizon) {
+                    let start = m.start.as_ref().map(|s| *s.value());
                     missions.push((loaded.id, m.clone(), start));
                 }
                 for action in m.actions.iter().filter(|a| a.is_overdue(today)) {

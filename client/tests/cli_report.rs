@@ -1,24 +1,16 @@
 //! `passerelle report …` and `passerelle export csv …` end to end: the real binary on a real
 //! replica on disk, the programme built with the CLI's own verbs. Reports need no server.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
+
+use common::programme_cli;
 
 /// `passerelle --home HOME ARGS` as samira, with no locale (French by default).
 fn command(home: &Path, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_passerelle"));
-    command
-        .arg("--home")
-        .arg(home)
-        .args(args)
-        .env_remove("PASSERELLE_HOME")
-        .env_remove("RUST_LOG")
-        .env_remove("LC_ALL")
-        .env_remove("LC_MESSAGES")
-        .env_remove("LANG")
-        .env("PASSERELLE_USER", "samira")
-        .stdin(Stdio::null());
-    command
+    programme_cli::command(home, "samira", args)
 }
 
 fn run(home: &Path, args: &[&str]) -> Output {
@@ -36,22 +28,16 @@ fn ok_bytes(home: &Path, args: &[&str]) -> Vec<u8> {
 }
 
 fn ok(home: &Path, args: &[&str]) -> String {
-    String::from_utf8(ok_bytes(home, args)).unwrap()
+    programme_cli::ok(home, "samira", args)
 }
 
 fn created(home: &Path, args: &[&str]) -> String {
-    ok(home, args).lines().last().unwrap().to_owned()
+    programme_cli::created(home, "samira", args)
 }
 
 /// Expects exit code 1 and one line on stderr holding every needle.
 fn fails(home: &Path, args: &[&str], needles: &[&str]) {
-    let output = run(home, args);
-    let message = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(1), "{args:?}: {message}");
-    assert_eq!(message.lines().count(), 1, "one line: {message}");
-    for needle in needles {
-        assert!(message.contains(needle), "`{needle}` not in: {message}");
-    }
+    programme_cli::fails(home, args, needles);
 }
 
 /// Today (UTC, as reports date journal entries) and its quarter, `2026-Q4`.

@@ -107,6 +107,22 @@ pub struct Action {
     pub status: Option<Register<ActionStatus>>,
 }
 
+impl Mission {
+    /// Neither done nor cancelled, and starting between `today` and `horizon` or under way
+    /// (started, not yet ended) on `today`: what the `today` views list.
+    pub fn is_coming_or_under_way(&self, today: Date, horizon: Date) -> bool {
+        let live = self
+            .status
+            .as_ref()
+            .is_none_or(|s| !matches!(s.value(), MissionStatus::Done | MissionStatus::Cancelled));
+        let start = self.start.as_ref().map(|s| *s.value());
+        let end = self.end.as_ref().map(|s| *s.value()).or(start);
+        let soon = start.is_some_and(|s| s >= today && s <= horizon);
+        let under_way = start.is_some_and(|s| s <= today) && end.is_some_and(|e| e >= today);
+        live && (soon || under_way)
+    }
+}
+
 impl Action {
     /// Open (not done nor dropped) and due before `today`.
     pub fn is_overdue(&self, today: Date) -> bool {

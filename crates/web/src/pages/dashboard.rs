@@ -6,7 +6,7 @@ use jiff::ToSpan as _;
 use jiff::civil::Date;
 use maud::{Markup, html};
 use passerelle_core::DocumentId;
-use passerelle_model::{Conflict, Document, FundingCall, Mission, MissionStatus};
+use passerelle_model::{Conflict, Document, FundingCall, Mission};
 
 use super::{doc_link, shown, title_of};
 use crate::lang::Lang;
@@ -43,15 +43,7 @@ pub(crate) fn dashboard(lang: Lang, docs: &[Opened], today: Date) -> Markup {
         }
         match &opened.typed {
             Ok(Document::Mission(m)) => {
-                let live = m.status.as_ref().is_none_or(|s| {
-                    !matches!(s.value(), MissionStatus::Done | MissionStatus::Cancelled)
-                });
-                let start = m.start.as_ref().map(|s| *s.value());
-                let end = m.end.as_ref().map(|s| *s.value()).or(start);
-                let soon = start.is_some_and(|s| s >= today && s <= horizon);
-                let under_way =
-                    start.is_some_and(|s| s <= today) && end.is_some_and(|e| e >= today);
-                if live && (soon || under_way) {
+                if m.is_coming_or_under_way(today, horizon) {
                     missions.push((opened, m));
                 }
                 for action in m.actions.iter().filter(|a| a.is_overdue(today)) {
