@@ -548,31 +548,19 @@ impl Engine {
         } else {
             Vec::new()
         };
+        // The reason the message is refused, from either check.
+        let mut refusal = None;
         if checked {
             match DocState::try_new_document(state, &from, &sync_message, &changes, retry) {
                 Some(Ok(new_document)) => prepared = Some(new_document),
-                Some(Err(reason)) => {
-                    self.effects.push(Effect::PeerError {
-                        peer: from,
-                        document_id: Some(document_id),
-                        error: format!("malformed sync message: {reason}"),
-                    });
-                    return;
-                }
+                Some(Err(reason)) => refusal = Some(reason),
                 None => {}
             }
         }
-        if checked && prepared.is_none() {
+        if checked && prepared.is_none() && refusal.is_none() {
             match validate::check_incoming(&state.doc, &state.held, &mut state.doc_ops, &changes) {
                 Verdict::Apply { wait: waiting } => wait = waiting,
-                Verdict::Refuse(reason) => {
-                    self.effects.push(Effect::PeerError {
-                        peer: from,
-                        document_id: Some(document_id),
-                        error: format!("malformed sync message: {reason}"),
-                    });
-                    return;
-                }
+                Verdict::Refuse(reason) => refusal = Some(reason),
                 Verdict::HeldMalformed {
                     from: culprit,
                     reason,
@@ -586,6 +574,14 @@ impl Engine {
                     return;
                 }
             }
+        }
+        if let Some(reason) = refusal {
+            self.effects.push(Effect::PeerError {
+                peer: from,
+                document_id: Some(document_id),
+                error: format!("malformed sync message: {reason}"),
+            });
+            return;
         }
         let peer_doc = state
             .peers
