@@ -234,6 +234,11 @@ pub(crate) const LABELS: &[(&str, &str, &str)] = &[
         "Co-financing by funder",
     ),
     (
+        "funder_rule",
+        "Les dépenses d'une ligne budgétaire sont attribuées à ses cofinanceurs au prorata de leurs parts dans la devise de la dépense, quel que soit le statut de la part, rapportées au plus grand du montant prévu de la ligne et du total de ses parts ; la part non couverte par un cofinancement reste « non attribuée » (arrondi au centime, les parts faisant exactement la dépense de la ligne).",
+        "A budget line's spending is attributed to its co-financers pro rata of their shares in the spending's currency, whatever a share's status, over the larger of the line's planned amount and the total of its shares; the part no co-financing covers stays \"unattributed\" (to the cent, the parts adding up exactly to the line's spending).",
+    ),
+    (
         "no_cofinancing",
         "Aucun cofinancement enregistré.",
         "No co-financing recorded.",
@@ -307,7 +312,12 @@ pub(crate) const LABELS: &[(&str, &str, &str)] = &[
     ("h_requested", "Demandé", "Requested"),
     ("h_granted", "Accordé", "Granted"),
     ("h_received", "Reçu", "Received"),
-    ("h_total", "Total", "Total"),
+    (
+        "h_funder_planned",
+        "Prévu (total des parts)",
+        "Planned (all shares)",
+    ),
+    ("unattributed", "Non attribué", "Unattributed"),
     ("h_action", "Action", "Action"),
     ("h_owner", "Responsable", "Owner"),
     ("h_due", "Échéance", "Due"),

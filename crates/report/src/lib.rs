@@ -32,6 +32,7 @@
 //! - `freeze`: [`Submission`], the record of a submitted report, and [`at_heads`].
 //! - `labels`: [`Lang`] and the French/English words; `error`: [`ReportError`].
 
+mod attribution;
 mod csv_export;
 mod document;
 mod docx;

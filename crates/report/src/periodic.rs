@@ -32,6 +32,7 @@ use passerelle_model::{
     Register,
 };
 
+use crate::attribution::attribute;
 use crate::document::{
     Block, Cell, Line, ReportDocument, Section, Span, Table, localized_line, per_mille,
 };
@@ -54,12 +55,34 @@ pub(crate) struct HeadingAmounts {
     pub(crate) spent_to_date: i64,
 }
 
-/// A funder's shares in one currency, by status, in hundredths.
+/// A funder's shares in one currency, by status, and the spending attributed to it pro
+/// rata of its shares (`attribution.rs`), in hundredths.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub(crate) struct FunderAmounts {
     pub(crate) requested: i64,
     pub(crate) granted: i64,
     pub(crate) received: i64,
+    pub(crate) spent_in_period: i64,
+    pub(crate) spent_to_date: i64,
+}
+
+impl FunderAmounts {
+    /// What the funder's shares plan, whatever their status.
+    pub(crate) fn planned(&self) -> i64 {
+        self.requested
+            .saturating_add(self.granted)
+            .saturating_add(self.received)
+    }
+}
+
+/// The rows of the table by funder in one currency: each funder's amounts, then what no
+/// share covers (planned: the part of lines' plans beyond their shares; spent: the
+/// unattributed remainder), then the total.
+pub(crate) struct FunderRows<'r> {
+    pub(crate) currency: Currency,
+    pub(crate) funders: Vec<(&'r str, FunderAmounts)>,
+    pub(crate) unattributed: Option<HeadingAmounts>,
+    pub(crate) total: HeadingAmounts,
 }
 
 /// An indicator's row of the logframe table.
@@ -103,6 +126,8 @@ pub struct PeriodicReport<'a> {
     pub(crate) headings: Vec<(String, BTreeMap<Currency, HeadingAmounts>)>,
     /// Funders in order of first appearance, and their shares per currency.
     pub(crate) funders: Vec<(String, BTreeMap<Currency, FunderAmounts>)>,
+    /// Per currency, what no share covers: planned beyond the shares, spending unattributed.
+    pub(crate) unattributed: BTreeMap<Currency, HeadingAmounts>,
     pub(crate) expenses: Vec<ExpenseRow>,
 }
 
@@ -254,11 +279,21 @@ impl<'a> PeriodicReport<'a> {
             }
         }
         let mut expenses = Vec::new();
+        // Spending per budget line (its index) and currency: in the period, to its end.
+        let mut by_line: BTreeMap<(Option<usize>, Currency), (i64, i64)> = BTreeMap::new();
         for expense in &project.expenses {
             if expense.date > period.end() {
                 continue;
             }
-            let line = project.budget.iter().find(|l| l.id == expense.line);
+            let line_index = project.budget.iter().position(|l| l.id == expense.line);
+            let line = line_index.map(|i| &project.budget[i]);
+            let spent = by_line
+                .entry((line_index, expense.amount.currency))
+                .or_default();
+            spent.1 = spent.1.saturating_add(expense.amount.cents);
+            if period.contains(expense.date) {
+                spent.0 = spent.0.saturating_add(expense.amount.cents);
+            }
             let heading = line.map_or_else(|| "?".to_owned(), |l| l.heading.trim().to_owned());
             let index = push_amount(&mut headings, &heading);
             let amounts = headings[index]
@@ -279,6 +314,7 @@ impl<'a> PeriodicReport<'a> {
             });
         }
         expenses.sort_by_key(|a| a.date);
+        let unattributed = attribute_spending(project, &by_line, &mut funders);
 
         PeriodicReport {
             sources,
@@ -290,6 +326,7 @@ impl<'a> PeriodicReport<'a> {
             indicators,
             headings,
             funders,
+            unattributed,
             expenses,
         }
     }
@@ -675,10 +712,14 @@ impl<'a> PeriodicReport<'a> {
             by_funder
                 .blocks
                 .push(Block::Nothing(l("no_cofinancing").to_owned()));
-        } else {
+        }
+        if !self.funders.is_empty() || !self.unattributed.is_empty() {
             by_funder
                 .blocks
                 .push(Block::Table(self.funders_table(lang)));
+            by_funder
+                .blocks
+                .push(Block::Note(l("funder_rule").to_owned()));
         }
         s.blocks.push(Block::Section(by_funder));
         sections.push(s);
@@ -828,23 +869,47 @@ impl<'a> PeriodicReport<'a> {
         }
     }
 
+    /// The table by funder, one block of rows per currency (`funder_rows`).
     fn funders_table(&self, lang: Lang) -> Table {
         let l = |key: &str| lang.label(key);
         let mut rows = Vec::new();
-        for (funder, by_currency) in &self.funders {
-            for (currency, a) in by_currency {
-                let m = |cents| Cell::Money(Money::new(cents, *currency));
-                rows.push(vec![
-                    Cell::text(funder),
+        for block in self.funder_rows() {
+            let currency = block.currency;
+            let m = |cents| Cell::Money(Money::new(cents, currency));
+            let spent = |planned: i64, in_period: i64, to_date: i64| {
+                [
+                    m(planned),
+                    m(in_period),
+                    m(to_date),
+                    per_mille(to_date, planned).map_or(Cell::Empty, Cell::PerMille),
+                ]
+            };
+            for (funder, a) in &block.funders {
+                let mut row = vec![
+                    Cell::text(*funder),
                     Cell::text(currency.code()),
                     m(a.requested),
                     m(a.granted),
                     m(a.received),
-                    m(a.requested
-                        .saturating_add(a.granted)
-                        .saturating_add(a.received)),
-                ]);
+                ];
+                row.extend(spent(a.planned(), a.spent_in_period, a.spent_to_date));
+                rows.push(row);
             }
+            let mut other = |name: String, a: &HeadingAmounts| {
+                let mut row = vec![
+                    Cell::text(name),
+                    Cell::text(currency.code()),
+                    Cell::Empty,
+                    Cell::Empty,
+                    Cell::Empty,
+                ];
+                row.extend(spent(a.planned, a.spent_in_period, a.spent_to_date));
+                rows.push(row);
+            };
+            if let Some(u) = &block.unattributed {
+                other(l("unattributed").to_owned(), u);
+            }
+            other(format!("{} {}", l("total"), currency.code()), &block.total);
         }
         Table {
             headers: vec![
@@ -853,11 +918,121 @@ impl<'a> PeriodicReport<'a> {
                 l("h_requested").into(),
                 l("h_granted").into(),
                 l("h_received").into(),
-                l("h_total").into(),
+                l("h_funder_planned").into(),
+                l("h_spent_period").into(),
+                l("h_spent_to_date").into(),
+                l("h_percent").into(),
             ],
             rows,
         }
     }
+
+    /// The funders' amounts grouped by currency (EUR, then MAD), each group with what no
+    /// share covers and its total; currencies are never summed together.
+    pub(crate) fn funder_rows(&self) -> Vec<FunderRows<'_>> {
+        let mut currencies: Vec<Currency> = self
+            .funders
+            .iter()
+            .flat_map(|(_, by)| by.keys().copied())
+            .chain(self.unattributed.keys().copied())
+            .collect();
+        currencies.sort();
+        currencies.dedup();
+        currencies
+            .into_iter()
+            .map(|currency| {
+                let funders: Vec<(&str, FunderAmounts)> = self
+                    .funders
+                    .iter()
+                    .filter_map(|(f, by)| by.get(&currency).map(|a| (f.as_str(), *a)))
+                    .collect();
+                let unattributed = self.unattributed.get(&currency).copied();
+                let mut total = unattributed.unwrap_or_default();
+                for (_, a) in &funders {
+                    total.planned = total.planned.saturating_add(a.planned());
+                    total.spent_in_period = total.spent_in_period.saturating_add(a.spent_in_period);
+                    total.spent_to_date = total.spent_to_date.saturating_add(a.spent_to_date);
+                }
+                FunderRows {
+                    currency,
+                    funders,
+                    unattributed,
+                    total,
+                }
+            })
+            .collect()
+    }
+}
+
+/// Attributes each line's spending (`by_line`: per line index, `None` for an unknown line,
+/// and currency: in the period, to its end) to the line's shares in that currency
+/// (`attribution.rs`), adding the parts to `funders`; returns per currency what no share
+/// covers: the part of the lines' plans beyond their shares, and the spending left over.
+fn attribute_spending(
+    project: &passerelle_model::Project,
+    by_line: &BTreeMap<(Option<usize>, Currency), (i64, i64)>,
+    funders: &mut [(String, BTreeMap<Currency, FunderAmounts>)],
+) -> BTreeMap<Currency, HeadingAmounts> {
+    let mut unattributed: BTreeMap<Currency, HeadingAmounts> = BTreeMap::new();
+    // A line's shares in `currency`: the funder's index in `funders`, and the amount.
+    let shares_in =
+        |line: &passerelle_model::BudgetLine, currency: Currency| -> Vec<(usize, i64)> {
+            line.cofinancing
+                .iter()
+                .filter_map(|share| {
+                    let amount = *share.amount.as_ref()?.value();
+                    let funder = share.funder.trim();
+                    let index = funders.iter().position(|(f, _)| f == funder)?;
+                    (amount.currency == currency).then_some((index, amount.cents))
+                })
+                .collect()
+        };
+    let planned_in = |line: &passerelle_model::BudgetLine, currency: Currency| {
+        line.planned
+            .as_ref()
+            .map(|p| *p.value())
+            .filter(|p| p.currency == currency)
+            .map_or(0, |p| p.cents.max(0))
+    };
+    for line in &project.budget {
+        if let Some(planned) = &line.planned {
+            let currency = planned.value().currency;
+            let covered = shares_in(line, currency)
+                .iter()
+                .fold(0i64, |sum, (_, a)| sum.saturating_add((*a).max(0)));
+            let beyond = planned_in(line, currency).saturating_sub(covered);
+            if beyond > 0 {
+                let u = unattributed.entry(currency).or_default();
+                u.planned = u.planned.saturating_add(beyond);
+            }
+        }
+    }
+    let mut found = Vec::new();
+    for (&(line, currency), &(in_period, to_date)) in by_line {
+        let (shares, planned) = match line {
+            Some(i) => (
+                shares_in(&project.budget[i], currency),
+                planned_in(&project.budget[i], currency),
+            ),
+            None => (Vec::new(), 0),
+        };
+        let amounts: Vec<i64> = shares.iter().map(|(_, a)| *a).collect();
+        let period_parts = attribute(in_period, planned, &amounts);
+        let to_date_parts = attribute(to_date, planned, &amounts);
+        found.push((currency, shares, period_parts, to_date_parts));
+    }
+    for (currency, shares, in_period, to_date) in found {
+        for (((index, _), p), d) in shares.iter().zip(&in_period.parts).zip(&to_date.parts) {
+            let sums = funders[*index].1.entry(currency).or_default();
+            sums.spent_in_period = sums.spent_in_period.saturating_add(*p);
+            sums.spent_to_date = sums.spent_to_date.saturating_add(*d);
+        }
+        let u = unattributed.entry(currency).or_default();
+        u.spent_in_period = u.spent_in_period.saturating_add(in_period.unattributed);
+        u.spent_to_date = u.spent_to_date.saturating_add(to_date.unattributed);
+    }
+    unattributed.retain(|_, u| *u != HeadingAmounts::default());
+    unattributed
 }
 
 fn heading_row(first: Cell, currency: Currency, a: &HeadingAmounts) -> Vec<Cell> {

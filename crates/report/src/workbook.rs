@@ -14,7 +14,7 @@ use crate::document::per_mille;
 use crate::labels::Lang;
 use crate::markdown::plain_line;
 use crate::mission_report::{mission_title, status_text};
-use crate::periodic::PeriodicReport;
+use crate::periodic::{HeadingAmounts, PeriodicReport};
 
 /// A workbook that could not be written.
 #[derive(Debug, thiserror::Error)]
@@ -253,7 +253,8 @@ impl PeriodicReport<'_> {
             r += 1;
         }
 
-        // Co-financing by funder.
+        // Co-financing by funder, spending attributed pro rata of the shares; one block of
+        // rows per currency with what no share covers and a total.
         let sheet = workbook.add_worksheet();
         sheet.set_name(l("sheet_funders"))?;
         headers(
@@ -264,30 +265,54 @@ impl PeriodicReport<'_> {
                 l("h_requested"),
                 l("h_granted"),
                 l("h_received"),
-                l("h_total"),
+                l("h_funder_planned"),
+                l("h_spent_period"),
+                l("h_spent_to_date"),
+                l("h_percent"),
             ],
-            &[32.0, 9.0, 15.0, 15.0, 15.0, 15.0],
+            &[32.0, 9.0, 15.0, 15.0, 15.0, 15.0, 15.0, 15.0, 11.0],
             &f,
         )?;
         let mut r = 1;
-        for (funder, by_currency) in &self.funders {
-            for (currency, a) in by_currency {
+        for block in self.funder_rows() {
+            let code = block.currency.code();
+            let spent = |sheet: &mut Worksheet, r: u32, a: &HeadingAmounts| {
+                write_money(sheet, r, 5, a.planned, &f)?;
+                write_money(sheet, r, 6, a.spent_in_period, &f)?;
+                write_money(sheet, r, 7, a.spent_to_date, &f)?;
+                if let Some(pm) = per_mille(a.spent_to_date, a.planned) {
+                    sheet.write_number_with_format(r, 8, pm as f64 / 1000.0, &f.percent)?;
+                }
+                Ok::<(), XlsxError>(())
+            };
+            for (funder, a) in &block.funders {
                 write_text(sheet, r, 0, funder, &f)?;
-                write_text(sheet, r, 1, currency.code(), &f)?;
+                write_text(sheet, r, 1, code, &f)?;
                 write_money(sheet, r, 2, a.requested, &f)?;
                 write_money(sheet, r, 3, a.granted, &f)?;
                 write_money(sheet, r, 4, a.received, &f)?;
-                write_money(
-                    sheet,
-                    r,
-                    5,
-                    a.requested
-                        .saturating_add(a.granted)
-                        .saturating_add(a.received),
-                    &f,
-                )?;
+                let amounts = HeadingAmounts {
+                    planned: a.planned(),
+                    spent_in_period: a.spent_in_period,
+                    spent_to_date: a.spent_to_date,
+                };
+                spent(sheet, r, &amounts)?;
                 r += 1;
             }
+            if let Some(u) = &block.unattributed {
+                write_text(sheet, r, 0, l("unattributed"), &f)?;
+                write_text(sheet, r, 1, code, &f)?;
+                spent(sheet, r, u)?;
+                r += 1;
+            }
+            write_text(sheet, r, 0, &format!("{} {code}", l("total")), &f)?;
+            write_text(sheet, r, 1, code, &f)?;
+            spent(sheet, r, &block.total)?;
+            r += 1;
+        }
+        if r > 1 {
+            // The rule, a row below the table.
+            sheet.write_string(r + 1, 0, l("funder_rule"))?;
         }
 
         // Expenses up to the period's end.

@@ -61,7 +61,8 @@ fn periodic_report_golden_files() {
     let md_fr = to_markdown(&fr);
     let html_en = to_html(&en);
     golden("periodic-fr.md", &md_fr);
-    golden("periodic-en.md", &to_markdown(&en));
+    let md_en = to_markdown(&en);
+    golden("periodic-en.md", &md_en);
     golden("periodic-fr.html", &to_html(&fr));
     golden("periodic-en.html", &html_en);
 
@@ -102,6 +103,19 @@ fn periodic_report_golden_files() {
     assert!(md_fr.contains("Total EUR") && md_fr.contains("Total MAD"));
     // Spent to date on Études: 1 000 + 4 000 of 20 000 EUR = 25 %.
     assert!(md_fr.contains("25,0 %"));
+    // By funder: AFD's 15 000 of Études' 20 000 take three quarters of its spending, the
+    // uncovered rest stays unattributed, and the rule is said under the table.
+    assert!(
+        md_en.contains("| AFD | EUR | 0.00 EUR | 15,000.00 EUR | 0.00 EUR | 15,000.00 EUR | 3,000.00 EUR | 3,750.00 EUR | 25.0 % |"),
+        "{md_en}"
+    );
+    assert!(md_en.contains(
+        "| Unattributed | EUR |  |  |  | 5,000.00 EUR | 1,000.00 EUR | 1,250.00 EUR | 25.0 % |"
+    ));
+    assert!(
+        html_en
+            .contains("<p>A budget line&#39;s spending is attributed to its co-financers pro rata")
+    );
     // People's markup stays text.
     assert!(md_fr.contains("\\<script\\>"));
     assert!(html_en.contains("&lt;script&gt;alert(1)&lt;/script&gt;"));
@@ -240,6 +254,52 @@ fn workbook_reads_back_with_numbers_as_numbers_and_dates_as_dates() {
         afd.len(),
         2,
         "AFD in EUR and in MAD: two rows, never summed"
+    );
+    assert_eq!(
+        funders.get((0, 5)),
+        Some(&Data::String("Prévu (total des parts)".into()))
+    );
+    assert_eq!(
+        funders.get((0, 8)),
+        Some(&Data::String("% consommé".into()))
+    );
+    // Études: 20 000 EUR planned, AFD's share 15 000; 4 000 spent in Q3, 5 000 to its end.
+    let afd_eur = &afd[0];
+    assert_eq!(afd_eur[1], Data::String("EUR".into()));
+    assert_eq!(afd_eur[5], Data::Float(15_000.0), "planned, a number");
+    assert_eq!(
+        afd_eur[6],
+        Data::Float(3_000.0),
+        "three quarters of Q3's 4 000"
+    );
+    assert_eq!(afd_eur[7], Data::Float(3_750.0), "three quarters of 5 000");
+    assert_eq!(afd_eur[8], Data::Float(0.25), "a percent is a number");
+    let rows: Vec<Vec<Data>> = funders.rows().map(|r| r.to_vec()).collect();
+    let row = |name: &str, currency: &str| {
+        rows.iter()
+            .find(|r| r[0] == Data::String(name.into()) && r[1] == Data::String(currency.into()))
+            .unwrap_or_else(|| panic!("no row {name} {currency}: {rows:?}"))
+    };
+    // The 5 000 EUR the AFD share does not cover keep a quarter of the spending.
+    let uncovered = row("Non attribué", "EUR");
+    assert_eq!(uncovered[2], Data::Empty, "nothing requested by nobody");
+    assert_eq!(uncovered[5], Data::Float(5_000.0));
+    assert_eq!(uncovered[7], Data::Float(1_250.0));
+    // Formation, 80 000 MAD: the commune's 50 000 take 5/8 of 12 000, AFD's 20 000 a quarter.
+    assert_eq!(row("Commune d'Oujda", "MAD")[7], Data::Float(7_500.0));
+    assert_eq!(row("AFD", "MAD")[7], Data::Float(3_000.0));
+    assert_eq!(row("Non attribué", "MAD")[7], Data::Float(1_500.0));
+    // Each currency's total spent is the budget sheet's, never summed across currencies.
+    assert_eq!(row("Total EUR", "EUR")[7], Data::Float(5_000.0));
+    let total_mad_funders = row("Total MAD", "MAD");
+    assert_eq!(total_mad_funders[5], total_mad[2]);
+    assert_eq!(total_mad_funders[7], total_mad[4]);
+    assert_eq!(total_mad_funders[8], Data::Float(0.15));
+    // The rule is stated under the table.
+    assert!(
+        rows.iter()
+            .any(|r| matches!(&r[0], Data::String(s) if s.contains("au prorata de leurs parts"))),
+        "the attribution rule is in the sheet"
     );
 
     let expenses = book.worksheet_range("Dépenses").unwrap();
@@ -444,4 +504,12 @@ fn word_document_holds_every_section_and_the_same_bytes_twice() {
         xml.contains("w:pStyle w:val=\"Heading1\""),
         "Word heading styles"
     );
+    // The funders' table with spending attributed and the unattributed remainder.
+    for needle in [
+        "3\u{202f}750,00 EUR",
+        "Non attribué",
+        "au prorata de leurs parts",
+    ] {
+        assert!(xml.contains(needle), "`{needle}` not in document.xml");
+    }
 }
