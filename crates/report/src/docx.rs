@@ -1,6 +1,7 @@
 //! A report as a Word document (.docx, with `docx-rs`): the same sections, fields, lists and
 //! tables as the Markdown and HTML, with Word's own heading styles so the navigation pane
-//! and a table of contents work. Text goes in as text runs (docx-rs escapes it).
+//! and a table of contents work. Text goes in as text runs (docx-rs escapes it). A paragraph
+//! whose text is mostly Arabic is a right-to-left paragraph (`w:bidi`).
 
 use std::io::Cursor;
 
@@ -51,11 +52,12 @@ pub fn to_docx(report: &ReportDocument) -> Result<Vec<u8>, ReportError> {
                 .size(22)
                 .bold(),
         )
-        .add_paragraph(
+        .add_paragraph(directed(
             Paragraph::new()
                 .style("Title")
                 .add_run(Run::new().add_text(plain_line(&report.title))),
-        );
+            &plain_line(&report.title),
+        ));
     for section in &report.sections {
         docx = write_section(docx, section, 1, lang);
     }
@@ -78,28 +80,66 @@ fn text_runs(mut paragraph: Paragraph, text: &str) -> Paragraph {
 }
 
 fn line_paragraph(line: &Line) -> Paragraph {
-    text_runs(Paragraph::new(), &plain_line(line))
+    let text = plain_line(line);
+    directed(text_runs(Paragraph::new(), &text), &text)
+}
+
+/// Whether most letters of `text` are Arabic (digits, spaces and punctuation not counted).
+pub(crate) fn mostly_arabic(text: &str) -> bool {
+    let (mut letters, mut arabic) = (0usize, 0usize);
+    for c in text.chars().filter(|c| c.is_alphabetic()) {
+        letters += 1;
+        if matches!(c,
+            '\u{0600}'..='\u{06FF}'
+            | '\u{0750}'..='\u{077F}'
+            | '\u{08A0}'..='\u{08FF}'
+            | '\u{FB50}'..='\u{FDFF}'
+            | '\u{FE70}'..='\u{FEFF}')
+        {
+            arabic += 1;
+        }
+    }
+    arabic * 2 > letters
+}
+
+/// A paragraph whose text (`text`, all of it) is mostly Arabic gets Word's right-to-left
+/// paragraph property (`w:bidi`): it starts on the right and its runs read right to left.
+fn directed(mut paragraph: Paragraph, text: &str) -> Paragraph {
+    if mostly_arabic(text) {
+        paragraph.property = paragraph.property.bidi(true);
+    }
+    paragraph
 }
 
 fn write_section(mut docx: Docx, section: &Section, depth: usize, lang: Lang) -> Docx {
     let style = format!("Heading{}", depth.min(4));
-    docx = docx.add_paragraph(
+    let heading = plain_line(&section.heading);
+    docx = docx.add_paragraph(directed(
         Paragraph::new()
             .style(&style)
-            .add_run(Run::new().add_text(plain_line(&section.heading))),
-    );
+            .add_run(Run::new().add_text(&heading)),
+        &heading,
+    ));
     for block in &section.blocks {
         docx = match block {
-            Block::Paragraph(span) => docx.add_paragraph(text_runs(Paragraph::new(), &span.text)),
+            Block::Paragraph(span) => docx.add_paragraph(directed(
+                text_runs(Paragraph::new(), &span.text),
+                &span.text,
+            )),
             Block::Fields(fields) => fields.iter().fold(docx, |docx, (label, value)| {
-                let paragraph =
-                    Paragraph::new().add_run(Run::new().add_text(format!("{label} : ")).bold());
-                docx.add_paragraph(text_runs(paragraph, &plain_line(value)))
+                let label = format!("{label} : ");
+                let value = plain_line(value);
+                let paragraph = Paragraph::new().add_run(Run::new().add_text(&label).bold());
+                docx.add_paragraph(directed(
+                    text_runs(paragraph, &value),
+                    &format!("{label}{value}"),
+                ))
             }),
             Block::List(items) => items.iter().fold(docx, |docx, item| {
-                docx.add_paragraph(text_runs(
-                    Paragraph::new().add_run(Run::new().add_text("• ")),
-                    &plain_line(item),
+                let item = plain_line(item);
+                docx.add_paragraph(directed(
+                    text_runs(Paragraph::new().add_run(Run::new().add_text("• ")), &item),
+                    &item,
                 ))
             }),
             Block::Table(table) => {
@@ -143,4 +183,20 @@ fn write_section(mut docx: Docx, section: &Section, depth: usize, lang: Lang) ->
         };
     }
     docx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mostly_arabic;
+
+    #[test]
+    fn a_text_is_mostly_arabic_by_its_letters() {
+        assert!(mostly_arabic("مخطط العمل للطاقة المستدامة لوجدة"));
+        assert!(mostly_arabic(
+            "Titre (ar) : مخطط العمل للطاقة المستدامة لوجدة"
+        ));
+        assert!(!mostly_arabic("Plan d'action — خطة"));
+        assert!(!mostly_arabic("2026-09-25 12 000,00"));
+        assert!(!mostly_arabic(""));
+    }
 }

@@ -512,4 +512,26 @@ fn word_document_holds_every_section_and_the_same_bytes_twice() {
     ] {
         assert!(xml.contains(needle), "`{needle}` not in document.xml");
     }
+
+    // Paragraphs (`<w:p …>` up to `</w:p>`) of mostly Arabic text are right-to-left, others not.
+    let paragraphs: Vec<&str> = xml
+        .split("<w:p ")
+        .skip(1)
+        .map(|p| p.split("</w:p>").next().unwrap_or(p))
+        .collect();
+    let arabic_title = paragraphs
+        .iter()
+        .find(|p| p.contains("Titre (ar)"))
+        .expect("the Arabic title's paragraph");
+    assert!(arabic_title.contains("<w:bidi />"), "{arabic_title}");
+    let french_title = paragraphs
+        .iter()
+        .find(|p| p.contains("Titre (fr)"))
+        .expect("the French title's paragraph");
+    assert!(!french_title.contains("<w:bidi"), "{french_title}");
+    let identification = paragraphs
+        .iter()
+        .find(|p| p.contains("1. Identification et période"))
+        .unwrap();
+    assert!(!identification.contains("<w:bidi"));
 }
