@@ -233,6 +233,32 @@ pub(crate) const LABELS: &[(&str, &str, &str)] = &[
         "Cofinancements par bailleur",
         "Co-financing by funder",
     ),
+    ("s_points", "Points à vérifier", "Points to check"),
+    (
+        "points_note",
+        "Ce que les règles des bailleurs ou le cadre logique demandent et que les documents ne montrent pas encore ; à vérifier avant l'envoi.",
+        "What funders' rules or the logframe ask for and the documents do not show yet; to check before sending.",
+    ),
+    (
+        "point_monitoring",
+        "{0} cofinance le projet et demande au moins {1} % du budget pour le suivi et l'évaluation : les lignes de suivi ou d'évaluation font {2} du budget prévu ({3} sur {4}).",
+        "{0} co-finances the project and asks for at least {1} % of the budget on monitoring and evaluation: monitoring or evaluation lines are {2} of the planned budget ({3} of {4}).",
+    ),
+    (
+        "point_no_baseline",
+        "L'indicateur « {0} » n'a pas de valeur de référence.",
+        "Indicator \"{0}\" has no baseline.",
+    ),
+    (
+        "point_no_target",
+        "L'indicateur « {0} » n'a pas de cible.",
+        "Indicator \"{0}\" has no target.",
+    ),
+    (
+        "point_not_measured",
+        "L'indicateur « {0} » n'a aucune valeur mesurée jusqu'à la fin de {1}.",
+        "Indicator \"{0}\" has no value measured up to the end of {1}.",
+    ),
     (
         "funder_rule",
         "Les dépenses d'une ligne budgétaire sont attribuées à ses cofinanceurs au prorata de leurs parts dans la devise de la dépense, quel que soit le statut de la part, rapportées au plus grand du montant prévu de la ligne et du total de ses parts ; la part non couverte par un cofinancement reste « non attribuée » (arrondi au centime, les parts faisant exactement la dépense de la ligne).",

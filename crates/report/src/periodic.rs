@@ -35,6 +35,7 @@ use passerelle_model::{
 use crate::attribution::attribute;
 use crate::document::{
     Block, Cell, Line, ReportDocument, Section, Span, Table, localized_line, per_mille,
+    per_mille_text,
 };
 use crate::labels::Lang;
 use crate::mission_report::{mission_section, mission_title, status_text};
@@ -46,6 +47,34 @@ const CONTEXT_TAGS: &[&str] = &["context", "contexte"];
 const DIFFICULTY_TAGS: &[&str] = &["difficulty", "difficulté", "difficulte", "risk", "risque"];
 const COMMUNICATION_TAGS: &[&str] = &["communication", "visibility", "visibilité", "visibilite"];
 const PLAN_TAGS: &[&str] = &["plan"];
+/// Words naming the French foreign ministry as a funder (compared lowercased, `’` as `'`).
+const MINISTRY_NAMES: &[&str] = &[
+    "meae",
+    "ministère de l'europe",
+    "ministere de l'europe",
+    "affaires étrangères",
+    "affaires etrangeres",
+    "daect",
+    "ministry for europe",
+    "foreign affairs",
+    "foreign ministry",
+];
+/// Words marking a budget line (heading or label) as monitoring and evaluation.
+const MONITORING_WORDS: &[&str] = &[
+    "suivi",
+    "évaluation",
+    "evaluation",
+    "monitoring",
+    "s&e",
+    "m&e",
+];
+/// The share of the budget the French ministry wants on monitoring and evaluation, in %.
+const MINISTRY_MONITORING_PERCENT: i64 = 7;
+
+fn mentions(text: &str, words: &[&str]) -> bool {
+    let text = text.to_lowercase().replace('\u{2019}', "'");
+    words.iter().any(|w| text.contains(w))
+}
 
 /// Amounts of one heading (or funder) in one currency, in hundredths.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -381,6 +410,17 @@ impl<'a> PeriodicReport<'a> {
         title.extend(project_name(project, &preferred));
 
         let mut sections = Vec::new();
+
+        // Points to check, first, when funders' rules or the logframe call for a look.
+        let points = self.points_to_check(lang);
+        if !points.is_empty() {
+            let mut s = Section::new(l("s_points"));
+            s.blocks.push(Block::Note(l("points_note").to_owned()));
+            s.blocks.push(Block::List(
+                points.into_iter().map(|p| vec![Span::plain(p)]).collect(),
+            ));
+            sections.push(s);
+        }
 
         // 1. Identification and period.
         let mut s = Section::new(format!("1. {}", l("s_identification")));
@@ -762,6 +802,71 @@ impl<'a> PeriodicReport<'a> {
             title,
             sections,
         }
+    }
+
+    /// What funders' rules (domain.md, "What a generated report contains") and the logframe
+    /// ask that the documents do not show, one sentence each, for a person to check: the
+    /// French ministry's 7 % of the budget on monitoring and evaluation when it co-finances
+    /// the project (per currency, no rate applied; lines whose heading or label says
+    /// monitoring or evaluation), and indicators without a baseline, a target or a value
+    /// measured by the period's end. Not errors: the report is written all the same.
+    pub fn points_to_check(&self, lang: Lang) -> Vec<String> {
+        let project = &self.sources.project.doc;
+        let mut points = Vec::new();
+        let ministry = project
+            .budget
+            .iter()
+            .flat_map(|line| &line.cofinancing)
+            .map(|share| share.funder.trim())
+            .find(|funder| mentions(funder, MINISTRY_NAMES));
+        if let Some(ministry) = ministry {
+            let mut planned: BTreeMap<Currency, (i64, i64)> = BTreeMap::new();
+            for line in &project.budget {
+                let Some(amount) = line.planned.as_ref().map(|p| *p.value()) else {
+                    continue;
+                };
+                let sums = planned.entry(amount.currency).or_default();
+                sums.0 = sums.0.saturating_add(amount.cents);
+                let monitoring = mentions(&line.heading, MONITORING_WORDS)
+                    || line
+                        .label
+                        .as_deref()
+                        .is_some_and(|l| mentions(l, MONITORING_WORDS));
+                if monitoring {
+                    sums.1 = sums.1.saturating_add(amount.cents);
+                }
+            }
+            for (currency, (total, monitoring)) in planned {
+                let short = i128::from(monitoring) * 100
+                    < i128::from(total) * i128::from(MINISTRY_MONITORING_PERCENT);
+                if total > 0 && short {
+                    let share = per_mille(monitoring, total).unwrap_or(0);
+                    let decimal = if lang == Lang::Fr { ',' } else { '.' };
+                    points.push(lang.fill(
+                        "point_monitoring",
+                        &[
+                            &ministry,
+                            &MINISTRY_MONITORING_PERCENT,
+                            &per_mille_text(share, decimal),
+                            &lang.money(Money::new(monitoring, currency)),
+                            &lang.money(Money::new(total, currency)),
+                        ],
+                    ));
+                }
+            }
+        }
+        for row in &self.indicators {
+            if row.baseline.is_none() {
+                points.push(lang.fill("point_no_baseline", &[&row.name]));
+            }
+            if row.target.is_none() {
+                points.push(lang.fill("point_no_target", &[&row.name]));
+            }
+            if row.current.is_none() {
+                points.push(lang.fill("point_not_measured", &[&row.name, &self.period]));
+            }
+        }
+        points
     }
 
     fn actor_names(&self, references: &[String]) -> Vec<String> {

@@ -535,3 +535,98 @@ fn word_document_holds_every_section_and_the_same_bytes_twice() {
         .unwrap();
     assert!(!identification.contains("<w:bidi"));
 }
+
+#[test]
+fn points_to_check_name_the_ministrys_monitoring_share_and_incomplete_indicators() {
+    use passerelle_model::{CofinancingStatus, Level};
+    let s = fixture::at("2026-06-01T08:00:00Z");
+    let eur = |units: i64| Money::new(units * 100, Currency::Eur);
+    let mad = |units: i64| Money::new(units * 100, Currency::Mad);
+    let mut p =
+        project::new_project(&project::NewProject::new("SUIVI", "Projet suivi"), &s).unwrap();
+    let works = project::add_budget_line(&mut p, "Travaux", None, Some(eur(95_000)), &s).unwrap();
+    project::add_budget_line(&mut p, "Suivi et évaluation", None, Some(eur(5_000)), &s).unwrap();
+    // In MAD, 10 % on an evaluation (named by its label): that currency is fine.
+    project::add_budget_line(
+        &mut p,
+        "Études",
+        Some("évaluation finale"),
+        Some(mad(1_000)),
+        &s,
+    )
+    .unwrap();
+    project::add_budget_line(&mut p, "Formation", None, Some(mad(9_000)), &s).unwrap();
+    project::add_cofinancing(
+        &mut p,
+        &works,
+        "MEAE (DAECT)",
+        eur(30_000),
+        CofinancingStatus::Granted,
+        &s,
+    )
+    .unwrap();
+    let result = project::add_result(&mut p, Level::Outcome, "Des bâtiments sobres", &s).unwrap();
+    project::add_indicator(
+        &mut p,
+        &result,
+        &project::NewIndicator {
+            name: "Consommation".into(),
+            unit: Some("kWh".into()),
+            baseline: Some("1000".into()),
+            target: None,
+            source: None,
+        },
+        &s,
+    )
+    .unwrap();
+
+    let points_of = |p: &AutoCommit| {
+        let sources = Sources::from_documents("p", [("p".to_owned(), p.clone())]).unwrap();
+        let report = PeriodicReport::new(&sources, q3(), None);
+        let md = to_markdown(&report.document(Lang::En));
+        (report.points_to_check(Lang::En), md)
+    };
+    let (points, md) = points_of(&p);
+    assert_eq!(
+        points,
+        [
+            "MEAE (DAECT) co-finances the project and asks for at least 7 % of the budget on \
+             monitoring and evaluation: monitoring or evaluation lines are 5.0 % of the planned \
+             budget (5,000.00 EUR of 100,000.00 EUR).",
+            "Indicator \"Consommation\" has no target.",
+            "Indicator \"Consommation\" has no value measured up to the end of 2026-Q3.",
+        ]
+    );
+    assert!(md.contains("## Points to check\n"), "{md}");
+    assert!(
+        md.contains("- Indicator \"Consommation\" has no target."),
+        "{md}"
+    );
+    assert_eq!(
+        md.matches("\n## ").count(),
+        13,
+        "12 sections and the points"
+    );
+
+    // 2 000 EUR more on evaluation: 7 000 of 102 000 is 6.9 %, still short; 7 500 of
+    // 102 500 is 7.3 %, enough.
+    project::add_budget_line(&mut p, "Évaluation externe", None, Some(eur(2_000)), &s).unwrap();
+    assert!(
+        points_of(&p).0[0].contains("6.9 %"),
+        "{:?}",
+        points_of(&p).0
+    );
+    project::add_budget_line(&mut p, "M&E", None, Some(eur(500)), &s).unwrap();
+    let (points, _) = points_of(&p);
+    assert_eq!(points.len(), 2, "{points:?}");
+    assert!(points.iter().all(|p| p.starts_with("Indicator")));
+
+    // Without the ministry among the funders, its rule is not checked: the fixture's
+    // budget (AFD, the commune) has no monitoring line and no point about it.
+    let sources = sources();
+    let points = PeriodicReport::new(&sources, q3(), None).points_to_check(Lang::Fr);
+    assert_eq!(
+        points,
+        ["L'indicateur « Agents formés » n'a aucune valeur mesurée jusqu'à la fin de 2026-Q3."]
+    );
+}
