@@ -18,10 +18,14 @@
 //! 9. communication: entries tagged `communication`/`visibility`/`visibilité`, and the news
 //!    items of the period linked to the project;
 //! 10. finances: budget lines by heading (planned, spent in the period, spent to its end,
-//!     %), co-financing by funder; one row per currency, never summed across currencies;
+//!     %), co-financing by funder with the spending attributed to it pro rata of its shares
+//!     (`attribution.rs`) and what no share covers; one row per currency, never summed
+//!     across currencies;
 //! 11. next period: the missions of the next period, open actions due by its end, entries
 //!     tagged `plan`;
 //! 12. annexes: a mission report for each mission of the period.
+//!
+//! Before section 1, when there are any, the points to check ([`PeriodicReport::points_to_check`]).
 
 use std::collections::BTreeMap;
 
@@ -1223,5 +1227,70 @@ pub(crate) fn nothing_if_empty(section: &mut Section, lang: Lang) {
         section
             .blocks
             .push(Block::Nothing(lang.label("nothing").to_owned()));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use passerelle_model::{Stamp, journal, project};
+
+    fn stamp(at: &str) -> Stamp {
+        Stamp::new("samira", at.parse().unwrap())
+    }
+
+    /// Expenses, missions and news hold local dates (the day as people wrote it), so a
+    /// period takes them by date, whatever the hour in Lille or Oujda; a journal entry
+    /// holds an instant, and its day is the UTC day (the report has no zone database).
+    #[test]
+    fn period_boundaries_are_by_date_for_dates_and_by_utc_day_for_instants() {
+        let s = stamp("2026-06-01T08:00:00Z");
+        let mut p = project::new_project(&project::NewProject::new("B", "Bornes"), &s).unwrap();
+        let eur = |units: i64| Money::new(units * 100, Currency::Eur);
+        let line = project::add_budget_line(&mut p, "Travaux", None, Some(eur(1_000)), &s).unwrap();
+        project::add_cofinancing(
+            &mut p,
+            &line,
+            "AFD",
+            eur(500),
+            CofinancingStatus::Granted,
+            &s,
+        )
+        .unwrap();
+        for (date, units) in [
+            ("2026-06-30", 1),
+            ("2026-07-01", 10),
+            ("2026-09-30", 100),
+            ("2026-10-01", 1_000),
+        ] {
+            project::add_expense(&mut p, &line, date.parse().unwrap(), eur(units), None, &s)
+                .unwrap();
+        }
+        let mut j = journal::new_journal("Journal", &s).unwrap();
+        for (at, body) in [
+            ("2026-06-30T23:59:59Z", "juin"),
+            ("2026-07-01T00:00:00Z", "premier jour"),
+            ("2026-09-30T23:30:00Z", "dernier soir"),
+            ("2026-10-01T00:00:00Z", "octobre"),
+        ] {
+            let entry = journal::NewEntry {
+                body: body.into(),
+                place: None,
+                mission: None,
+                project: Some("p".into()),
+                tags: vec!["context".into()],
+            };
+            journal::add_entry(&mut j, &entry, &stamp(at)).unwrap();
+        }
+        let sources =
+            Sources::from_documents("p", [("p".to_owned(), p), ("j".to_owned(), j)]).unwrap();
+        let report = PeriodicReport::new(&sources, "2026-Q3".parse().unwrap(), None);
+        let amounts = report.headings[0].1[&Currency::Eur];
+        assert_eq!(amounts.spent_in_period, 11_000, "1 July and 30 September");
+        assert_eq!(amounts.spent_to_date, 11_100, "not 1 October");
+        let afd = report.funders[0].1[&Currency::Eur];
+        assert_eq!((afd.spent_in_period, afd.spent_to_date), (5_500, 5_550));
+        let bodies: Vec<&str> = report.entries.iter().map(|e| e.body.as_str()).collect();
+        assert_eq!(bodies, ["premier jour", "dernier soir"]);
     }
 }
