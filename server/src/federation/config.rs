@@ -133,7 +133,11 @@ impl PeerConfig {
     fn check(&self) -> Result<(), PeerConfigError> {
         check_name(&self.name)?;
         parse_url(&self.url)?;
-        if self.token.is_empty() || self.token.chars().any(|c| c.is_whitespace() || c.is_control())
+        if self.token.is_empty()
+            || self
+                .token
+                .chars()
+                .any(|c| c.is_whitespace() || c.is_control())
         {
             return Err(PeerConfigError::Token);
         }
@@ -378,7 +382,11 @@ mod tests {
         back.remove("lille").unwrap();
         assert!(back.peers.is_empty());
 
-        std::fs::write(PeersFile::path(dir.path()), b"{\"peers\": [{\"name\": \"A\"}]}").unwrap();
+        std::fs::write(
+            PeersFile::path(dir.path()),
+            b"{\"peers\": [{\"name\": \"A\"}]}",
+        )
+        .unwrap();
         assert!(matches!(
             PeersFile::read(dir.path()),
             Err(PeerConfigError::Damaged { .. })

@@ -230,7 +230,10 @@ impl Link {
             }
             Since::Changes(changed) => {
                 for (id, heads) in changed {
-                    if feed.erased(&id).is_none() && self.recorded(&id) != heads {
+                    // Empty heads: a grant (the heads are not told); compare.
+                    if feed.erased(&id).is_none()
+                        && (heads.is_empty() || self.recorded(&id) != heads)
+                    {
                         candidates.insert(id, false);
                     }
                 }
@@ -263,7 +266,10 @@ impl Link {
             };
             let heads: Option<Vec<ChangeHash>> =
                 entry.heads.iter().map(|h| h.parse().ok()).collect();
-            if page.reset || heads.is_none_or(|heads| heads != self.recorded(&id)) {
+            // Empty heads: a grant there (heads not told); compare.
+            if page.reset
+                || heads.is_none_or(|heads| heads.is_empty() || heads != self.recorded(&id))
+            {
                 candidates.insert(id, true);
             }
         }
@@ -332,7 +338,10 @@ impl Link {
             }
             let recorded = self.recorded(&id);
             let (local_heads, changes) = if exists {
-                match self.local(id, recorded.clone(), Vec::new(), false, principal).await? {
+                match self
+                    .local(id, recorded.clone(), Vec::new(), false, principal)
+                    .await?
+                {
                     DeltaOutcome::Synced { heads, changes, .. } => (heads, changes),
                     DeltaOutcome::Unavailable => (Vec::new(), Vec::new()),
                     DeltaOutcome::Failed(message) => {
@@ -389,7 +398,10 @@ impl Link {
                 }
                 ReplyStatus::Ok | ReplyStatus::Refused => {}
             }
-            anyhow::ensure!(reply.heads.len() <= MAX_HEADS, "the peer sent too many heads");
+            anyhow::ensure!(
+                reply.heads.len() <= MAX_HEADS,
+                "the peer sent too many heads"
+            );
             let remote_heads = batch::from_wire(&reply.heads);
             let mut record = |this: &mut Self, heads: Vec<ChangeHash>| -> anyhow::Result<()> {
                 records.put(this.key(&["heads", &id.to_string()])?, encode_heads(&heads));
@@ -421,7 +433,13 @@ impl Link {
                 }
             };
             match self
-                .local(id, remote_heads.clone(), reply.changes, may_write, principal)
+                .local(
+                    id,
+                    remote_heads.clone(),
+                    reply.changes,
+                    may_write,
+                    principal,
+                )
                 .await?
             {
                 DeltaOutcome::Synced {
@@ -468,7 +486,8 @@ impl Link {
             changes,
             may_write,
         };
-        let outcome = tokio::time::timeout(DELTA_TIMEOUT, hub.delta(delta, principal.clone())).await;
+        let outcome =
+            tokio::time::timeout(DELTA_TIMEOUT, hub.delta(delta, principal.clone())).await;
         hub.delta_done(self.peer_id.clone()).await;
         match outcome {
             Ok(Some(outcome)) => Ok(outcome),
