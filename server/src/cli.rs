@@ -550,6 +550,32 @@ mod tests {
         assert!(
             matches!(cli.command, Command::Restore(RestoreArgs { ref from, .. }) if from.as_os_str() == "b.pslbak")
         );
+        let cli = Cli::try_parse_from([
+            "passerelle-server",
+            "peer",
+            "add",
+            "https://lille.example/",
+            "--token",
+            "psl_x",
+            "--offer",
+            "lille-link",
+        ])
+        .unwrap();
+        assert!(
+            matches!(cli.command, Command::Peer(PeerCommand::Add { ref name, ref offer, .. }) if name.is_none() && offer.as_str() == "lille-link")
+        );
+        // The token is required.
+        assert!(
+            Cli::try_parse_from([
+                "passerelle-server",
+                "peer",
+                "add",
+                "https://lille.example/",
+                "--offer",
+                "x"
+            ])
+            .is_err()
+        );
         assert!(Cli::try_parse_from(["passerelle-server", "backup"]).is_err());
         assert!(Cli::try_parse_from(["passerelle-server", "restore"]).is_err());
         assert!(
