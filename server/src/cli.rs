@@ -41,6 +41,51 @@ pub(crate) enum Command {
     /// document (chunk hashes, Automerge); name what is damaged and exit non-zero if anything
     /// is.
     Check(CheckArgs),
+    /// Manage the other passerelle servers this one replicates with (federation).
+    #[command(subcommand)]
+    Peer(PeerCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum PeerCommand {
+    /// Dial another server and replicate with it (a running server picks it up within a
+    /// second). Stored in DIR/peers.json, readable by the owner only.
+    Add {
+        /// The peer's base URL (https://passerelle.lille.example/).
+        url: String,
+        /// A token the peer issued to this server: the peer's access rules apply to us as to
+        /// that user.
+        #[arg(long)]
+        token: String,
+        /// A short name for the peer (lowercase letters, digits, - and _); default: from
+        /// the URL's host.
+        #[arg(long)]
+        name: Option<String>,
+        /// The local user whose read access decides which documents are offered to the
+        /// peer; the peer's changes are written here as this user (whose organisation owns
+        /// the documents that first arrive from the peer).
+        #[arg(long, value_name = "USER")]
+        offer: UserName,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// List the peers (never their tokens).
+    List {
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Stop replicating with a peer and forget what was known of it.
+    Remove {
+        /// The peer's name.
+        name: String,
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Per peer: connected or not, last complete sync, documents behind.
+    Status {
+        #[command(flatten)]
+        data: DataArgs,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -270,6 +315,7 @@ pub(crate) fn execute(cli: Cli) -> anyhow::Result<()> {
             (data, AdminCommand::RevokeToken { token })
         }
         Command::Backup(BackupArgs { to, data }) => (data, AdminCommand::Backup { to }),
+        Command::Peer(command) => return peer_command(command),
         Command::Check(CheckArgs { data }) => {
             return passerelle_server::check::run_check(&data.data);
         }
@@ -281,6 +327,72 @@ pub(crate) fn execute(cli: Cli) -> anyhow::Result<()> {
     };
     let outcome = admin::run_admin_command(&data.data, command)?;
     print!("{}", outcome.render());
+    Ok(())
+}
+
+/// `peer add|list|remove|status`: files of the data directory, whether the server runs or not.
+fn peer_command(command: PeerCommand) -> anyhow::Result<()> {
+    use passerelle_server::federation::config::{PeerConfig, PeersFile, StatusFile};
+    match command {
+        PeerCommand::Add {
+            url,
+            token,
+            name,
+            offer,
+            data,
+        } => {
+            let mut file = PeersFile::read(&data.data)?;
+            let peer = PeerConfig::new(name.as_deref(), &url, &token, offer)?;
+            let name = peer.name.clone();
+            file.add(peer)?;
+            file.write(&data.data)?;
+            println!("peer {name} added");
+        }
+        PeerCommand::List { data } => {
+            let file = PeersFile::read(&data.data)?;
+            if file.peers.is_empty() {
+                println!("no peers");
+            }
+            for peer in file.peers {
+                println!("{}\t{}\toffer {}", peer.name, peer.url, peer.offer);
+            }
+        }
+        PeerCommand::Remove { name, data } => {
+            let mut file = PeersFile::read(&data.data)?;
+            file.remove(&name)?;
+            file.write(&data.data)?;
+            println!("peer {name} removed");
+        }
+        PeerCommand::Status { data } => {
+            let file = PeersFile::read(&data.data)?;
+            let running = ServerFile::read(&data.data).ok().flatten();
+            let status = StatusFile::read(&data.data)
+                .filter(|status| running.as_ref().is_some_and(|r| r.pid == status.pid));
+            if running.is_none() {
+                println!("the server is not running: no peer is connected");
+            }
+            for peer in file.peers {
+                let known = status.as_ref().and_then(|s| s.peers.get(&peer.name));
+                let state = match known {
+                    Some(s) if s.connected => "connected",
+                    Some(_) => "not connected",
+                    None => "not started",
+                };
+                let last = known
+                    .and_then(|s| s.last_sync.clone())
+                    .unwrap_or_else(|| "never".into());
+                let behind = known.map_or(0, |s| s.behind);
+                print!(
+                    "{}\t{}\t{state}\tlast sync {last}\tbehind {behind}",
+                    peer.name, peer.url
+                );
+                match known.and_then(|s| s.error.as_deref()) {
+                    Some(error) if !known.is_some_and(|s| s.connected) => println!("\t{error}"),
+                    _ => println!(),
+                }
+            }
+        }
+    }
     Ok(())
 }
 
@@ -321,6 +433,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     .with_context(|| format!("could not write {}", ServerFile::path(&dir).display()))?;
 
     let state = AppState::new(Arc::new(storage), config).with_admin_secret(secret);
+    let _peers = passerelle_server::federation::start(dir.clone(), &state);
     let served = passerelle_server::run(listener, state, shutdown).await;
     // The store is released when `state` is dropped inside `run`; the address file goes now,
     // even if serving failed, so that admin commands do not call a dead address.
@@ -436,6 +549,32 @@ mod tests {
         .unwrap();
         assert!(
             matches!(cli.command, Command::Restore(RestoreArgs { ref from, .. }) if from.as_os_str() == "b.pslbak")
+        );
+        let cli = Cli::try_parse_from([
+            "passerelle-server",
+            "peer",
+            "add",
+            "https://lille.example/",
+            "--token",
+            "psl_x",
+            "--offer",
+            "lille-link",
+        ])
+        .unwrap();
+        assert!(
+            matches!(cli.command, Command::Peer(PeerCommand::Add { ref name, ref offer, .. }) if name.is_none() && offer.as_str() == "lille-link")
+        );
+        // The token is required.
+        assert!(
+            Cli::try_parse_from([
+                "passerelle-server",
+                "peer",
+                "add",
+                "https://lille.example/",
+                "--offer",
+                "x"
+            ])
+            .is_err()
         );
         assert!(Cli::try_parse_from(["passerelle-server", "backup"]).is_err());
         assert!(Cli::try_parse_from(["passerelle-server", "restore"]).is_err());

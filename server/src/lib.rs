@@ -35,6 +35,8 @@
 //!   (`GET /ws`, the automerge-repo protocol), the changes feed and the metrics.
 //! - `web`: the web pages of [`passerelle_web`] over the hub and the access rules (sign-in
 //!   with a token, then a session cookie).
+//! - [`federation`]: peers (`DATA/peers.json`), and one link task per peer that replicates
+//!   with another passerelle server over its batch sync and changes feed.
 //! - `main.rs` and `cli.rs` (the binary): the command line, tracing setup, and `serve`.
 
 pub mod admin;
@@ -43,6 +45,7 @@ pub mod backup;
 pub mod check;
 mod docs_http;
 mod error;
+pub mod federation;
 mod http;
 pub mod sync;
 mod web;
