@@ -72,9 +72,13 @@ pub(crate) async fn projects<B: Backend>(
     State(state): State<WebState<B>>,
     headers: HeaderMap,
 ) -> Response {
-    listing(&state, &headers, "/projects", "projects", |lang, docs, _| {
-        pages::project::list(lang, docs)
-    })
+    listing(
+        &state,
+        &headers,
+        "/projects",
+        "projects",
+        |lang, docs, _| pages::project::list(lang, docs),
+    )
     .await
 }
 
@@ -83,7 +87,14 @@ pub(crate) async fn journal<B: Backend>(
     State(state): State<WebState<B>>,
     headers: HeaderMap,
 ) -> Response {
-    listing(&state, &headers, "/journal", "journal", pages::journal::page).await
+    listing(
+        &state,
+        &headers,
+        "/journal",
+        "journal",
+        pages::journal::page,
+    )
+    .await
 }
 
 #[derive(Deserialize)]

@@ -203,7 +203,10 @@ mod tests {
             &model::NewActor {
                 kind: passerelle_model::ActorKind::Organisation,
                 category,
-                names: names.iter().map(|(s, n)| ((*s).into(), (*n).into())).collect(),
+                names: names
+                    .iter()
+                    .map(|(s, n)| ((*s).into(), (*n).into()))
+                    .collect(),
                 basis: Some(LegalBasis::PublicRole),
             },
             &stamp,
@@ -227,7 +230,10 @@ mod tests {
     #[test]
     fn search_matches_every_word_in_any_field() {
         let ifo = actor(
-            &[("fr", "Institut français d'Oujda"), ("ar", "المعهد الفرنسي بوجدة")],
+            &[
+                ("fr", "Institut français d'Oujda"),
+                ("ar", "المعهد الفرنسي بوجدة"),
+            ],
             Some(ActorCategory::Cultural),
             Some("Boulevard Mohammed V, Oujda"),
         );

@@ -35,7 +35,10 @@ pub(crate) fn days_left(call: &FundingCall, today: Date) -> Option<i64> {
 pub(crate) fn by_deadline<'a>(
     docs: &'a [Opened],
     today: Date,
-) -> (Vec<(&'a Opened, &'a FundingCall)>, Vec<(&'a Opened, &'a FundingCall)>) {
+) -> (
+    Vec<(&'a Opened, &'a FundingCall)>,
+    Vec<(&'a Opened, &'a FundingCall)>,
+) {
     let (mut open, mut closed): (Vec<_>, Vec<_>) = docs
         .iter()
         .filter_map(|o| match &o.typed {
@@ -188,7 +191,9 @@ mod tests {
             call("lost long ago", Some(date(2025, 3, 1)), Some("lost")),
         ];
         let (open, closed) = by_deadline(&docs, today);
-        let titles = |v: &[(&Opened, &FundingCall)]| v.iter().map(|(_, c)| c.title.clone()).collect::<Vec<_>>();
+        let titles = |v: &[(&Opened, &FundingCall)]| {
+            v.iter().map(|(_, c)| c.title.clone()).collect::<Vec<_>>()
+        };
         assert_eq!(titles(&open), ["today", "soon", "later", "no deadline"]);
         assert_eq!(titles(&closed), ["submitted", "past", "lost long ago"]);
         assert_eq!(days_left(open[1].1, today), Some(4));

@@ -146,7 +146,10 @@ mod tests {
         let html = page(Lang::En, &docs, "samira").into_string();
         // Samira's two entries are editable, Claire's is text; two journals: a chooser.
         assert_eq!(html.matches("data-field=\"entries[").count(), 2, "{html}");
-        assert!(html.contains("<p class=\"body\" dir=\"auto\">second</p>"), "{html}");
+        assert!(
+            html.contains("<p class=\"body\" dir=\"auto\">second</p>"),
+            "{html}"
+        );
         assert!(html.contains("data-target-doc"), "{html}");
         assert!(html.find("third").unwrap() < html.find("first").unwrap());
     }

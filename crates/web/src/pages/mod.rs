@@ -103,7 +103,10 @@ pub(crate) fn shown<T: PartialEq + Display>(register: &Option<Register<T>>) -> S
 
 /// A register holding a stored word (a status…), in the reader's language
 /// ([`Lang::status`]), with every concurrent value when it holds several.
-pub(crate) fn shown_status<T: PartialEq + Display>(lang: Lang, register: &Option<Register<T>>) -> String {
+pub(crate) fn shown_status<T: PartialEq + Display>(
+    lang: Lang,
+    register: &Option<Register<T>>,
+) -> String {
     match register {
         None => "—".to_owned(),
         Some(r) if r.is_conflicted() => r

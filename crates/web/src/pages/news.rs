@@ -106,15 +106,36 @@ mod tests {
             }
         };
         let docs = vec![
-            make("https://a.ma/1", "Ancien", NewsLanguage::Fr, Some(date(2026, 3, 1))),
-            make("https://a.ma/2", "بلاغ", NewsLanguage::Ar, Some(date(2026, 11, 20))),
+            make(
+                "https://a.ma/1",
+                "Ancien",
+                NewsLanguage::Fr,
+                Some(date(2026, 3, 1)),
+            ),
+            make(
+                "https://a.ma/2",
+                "بلاغ",
+                NewsLanguage::Ar,
+                Some(date(2026, 11, 20)),
+            ),
             make("https://a.ma/3", "Sans date", NewsLanguage::Fr, None),
-            make("https://a.ma/4", "Récent", NewsLanguage::Fr, Some(date(2026, 11, 25))),
+            make(
+                "https://a.ma/4",
+                "Récent",
+                NewsLanguage::Fr,
+                Some(date(2026, 11, 25)),
+            ),
         ];
-        let titles: Vec<&str> = newest_first(&docs).iter().map(|(_, n)| n.title.as_str()).collect();
+        let titles: Vec<&str> = newest_first(&docs)
+            .iter()
+            .map(|(_, n)| n.title.as_str())
+            .collect();
         assert_eq!(titles, ["Récent", "بلاغ", "Ancien", "Sans date"]);
         let html = list(Lang::Fr, &docs).into_string();
-        assert!(html.contains(r#"<li class="news" lang="ar" dir="rtl">"#), "{html}");
+        assert!(
+            html.contains(r#"<li class="news" lang="ar" dir="rtl">"#),
+            "{html}"
+        );
         assert_eq!(html.matches(r#"dir="ltr""#).count(), 3, "{html}");
         assert!(html.contains(r#"href="https://a.ma/2""#), "{html}");
     }

@@ -37,7 +37,11 @@ impl Progress {
 
 /// Progress from `baseline` (0 when absent) to `target`, at `current` (the baseline when
 /// nothing was measured). Works for indicators meant to fall (target below baseline).
-pub(crate) fn progress(baseline: Option<f64>, target: Option<f64>, current: Option<f64>) -> Progress {
+pub(crate) fn progress(
+    baseline: Option<f64>,
+    target: Option<f64>,
+    current: Option<f64>,
+) -> Progress {
     let Some(target) = target.filter(|t| t.is_finite()) else {
         return Progress::NoTarget;
     };
@@ -341,7 +345,10 @@ mod tests {
     #[test]
     fn no_target_is_said_not_computed() {
         assert_eq!(progress(Some(1.0), None, Some(3.0)), Progress::NoTarget);
-        assert_eq!(progress(Some(1.0), Some(f64::NAN), Some(3.0)), Progress::NoTarget);
+        assert_eq!(
+            progress(Some(1.0), Some(f64::NAN), Some(3.0)),
+            Progress::NoTarget
+        );
         assert_eq!(Progress::NoTarget.bar(), None);
         assert_eq!(percent_text(Progress::Percent(33.333)), "33 %");
     }
@@ -358,7 +365,12 @@ mod tests {
         let mut doc = model::new_project(&model::NewProject::new("PAED", "Plan"), &stamp).unwrap();
         let eur = |n: i64| Money::new(n * 100, Currency::Eur);
         let mad = |n: i64| Money::new(n * 100, Currency::Mad);
-        for (heading, amount) in [("Études", eur(1000)), ("Missions", eur(500)), ("Études", mad(20000)), ("Études", eur(250))] {
+        for (heading, amount) in [
+            ("Études", eur(1000)),
+            ("Missions", eur(500)),
+            ("Études", mad(20000)),
+            ("Études", eur(250)),
+        ] {
             model::add_budget_line(&mut doc, heading, None, Some(amount), &stamp).unwrap();
         }
         let p = Project::read(&doc).unwrap();
