@@ -66,7 +66,7 @@ impl Lang {
     /// A stored word of a fixed set (a status, a level, a relevance: `draft`, `done`,
     /// `outcome`…) in this language; a word the table lacks is shown as stored. Every page
     /// shows such words through this one function.
-    pub fn status<'a>(self, word: &'a str) -> &'a str {
+    pub fn status(self, word: &str) -> &str {
         match STATUS_WORDS.iter().find(|(w, ..)| *w == word) {
             Some((_, fr, en, ar)) => match self {
                 Lang::Fr => fr,

@@ -30,15 +30,12 @@ pub(crate) fn days_left(call: &FundingCall, today: Date) -> Option<i64> {
         .map(|span| i64::from(span.get_days()))
 }
 
+/// Calls with their documents.
+pub(crate) type Calls<'a> = Vec<(&'a Opened, &'a FundingCall)>;
+
 /// The calls among `docs`: open ones by deadline, soonest first (no deadline last), then
 /// closed ones, latest deadline first.
-pub(crate) fn by_deadline<'a>(
-    docs: &'a [Opened],
-    today: Date,
-) -> (
-    Vec<(&'a Opened, &'a FundingCall)>,
-    Vec<(&'a Opened, &'a FundingCall)>,
-) {
+pub(crate) fn by_deadline(docs: &[Opened], today: Date) -> (Calls<'_>, Calls<'_>) {
     let (mut open, mut closed): (Vec<_>, Vec<_>) = docs
         .iter()
         .filter_map(|o| match &o.typed {
