@@ -547,3 +547,271 @@ fn an_edit_in_the_local_ui_while_the_server_is_down_reaches_the_server_page() {
     let _ = ui.wait();
     assert_eq!(seen["seen"], true, "{seen}");
 }
+
+/// The last line `passerelle ARGS` printed: the id of what it made.
+fn made(replica: &CliReplica, args: &[&str]) -> String {
+    let out = replica.run_ok(args);
+    out.lines().last().unwrap_or_default().trim().to_owned()
+}
+
+#[test]
+fn the_programme_pages_in_a_browser_list_search_and_edit() {
+    if !browser_ready() {
+        return;
+    }
+    let server = TestServer::start();
+    let claire = server.add_user("claire", "ville-de-lille", Role::Editor);
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let replica = CliReplica::new(dir.path().join("claire"));
+    init(&replica, &server, &claire, "claire");
+
+    // The directory: three organisations, and a person who will be erased.
+    let commune = made(
+        &replica,
+        &[
+            "actor",
+            "add",
+            "Commune d'Oujda",
+            "--category",
+            "commune",
+            "--theme",
+            "énergie",
+        ],
+    );
+    made(
+        &replica,
+        &[
+            "actor",
+            "add",
+            "Université Mohammed Ier",
+            "--category",
+            "university",
+            "--theme",
+            "Oujda",
+        ],
+    );
+    made(
+        &replica,
+        &[
+            "actor",
+            "add",
+            "Institut français d'Oujda",
+            "--category",
+            "cultural",
+        ],
+    );
+    let person = made(
+        &replica,
+        &[
+            "actor",
+            "add",
+            "Jean Dupont",
+            "--person",
+            "--basis",
+            "consent",
+        ],
+    );
+    let project = made(
+        &replica,
+        &[
+            "project",
+            "new",
+            "--code",
+            "PAED",
+            "--title",
+            "Plan d'action énergie durable",
+            "--status",
+            "ongoing",
+            "--partner",
+            &commune,
+            "--partner",
+            &person,
+        ],
+    );
+    let result = made(
+        &replica,
+        &[
+            "project",
+            "result",
+            "add",
+            &project,
+            "Des bâtiments publics rénovés",
+        ],
+    );
+    let indicator = made(
+        &replica,
+        &[
+            "project",
+            "indicator",
+            "add",
+            &project,
+            "Bâtiments rénovés",
+            "--result",
+            &result,
+            "--baseline",
+            "0",
+            "--target",
+            "40",
+        ],
+    );
+    made(
+        &replica,
+        &[
+            "project",
+            "indicator",
+            "add",
+            &project,
+            "Élèves sensibilisés",
+            "--result",
+            &result,
+        ],
+    );
+    replica.run_ok(&[
+        "project", "measure", &project, &indicator, "--period", "2026-Q3", "--value", "10",
+    ]);
+    for (heading, amount, currency) in [("Études", "1000", "EUR"), ("Études", "20000", "MAD")] {
+        replica.run_ok(&[
+            "project", "budget", "add", &project, heading, amount, currency,
+        ]);
+    }
+    replica.run_ok(&["journal", "add", "Première visite de la régie."]);
+    let (soon, later, past) = (date_in(5), date_in(30), date_in(-3));
+    replica.run_ok(&[
+        "call",
+        "add",
+        "Appel AFD",
+        "--funder",
+        "AFD",
+        "--deadline",
+        &later,
+    ]);
+    replica.run_ok(&[
+        "call",
+        "add",
+        "Appel UE",
+        "--funder",
+        "UE",
+        "--deadline",
+        &soon,
+    ]);
+    replica.run_ok(&[
+        "call",
+        "add",
+        "Appel clos",
+        "--funder",
+        "Région",
+        "--deadline",
+        &past,
+    ]);
+    replica.run_ok(&[
+        "news",
+        "add",
+        "https://oujda.example/ar/1",
+        "--title",
+        "توقيع اتفاقية شراكة",
+        "--language",
+        "ar",
+        "--date",
+        &date_in(-1),
+        "--source",
+        "Oujda City",
+    ]);
+    replica.run_ok(&[
+        "news",
+        "add",
+        "https://oujda.example/fr/2",
+        "--title",
+        "Atelier énergie",
+        "--date",
+        &date_in(-10),
+    ]);
+    replica.run_ok(&["sync"]);
+    // Jean Dupont's record is erased for good (on the server too).
+    replica.run_ok(&["actor", "erase", &person, "--yes"]);
+
+    let shots = std::env::var("PASSERELLE_SCREENSHOTS").ok();
+    let mut args = vec!["programme", "--url", &server.url, "--token", &claire];
+    if let Some(shots) = &shots {
+        args.extend(["--shots", shots.as_str()]);
+    }
+    let seen = browser(&server, &args);
+
+    assert_eq!(seen["projectRows"], 1, "{seen}");
+    assert_eq!(seen["status"], "en cours", "translated status: {seen}");
+    let partners = seen["partners"].to_string();
+    assert!(partners.contains("Commune d'Oujda"), "{seen}");
+    assert!(partners.contains(&format!("{person} (effacé)")), "{seen}");
+    assert_eq!(seen["progressBefore"], "25 %", "{seen}");
+    assert_eq!(seen["progressChanged"], true, "{seen}");
+    assert_eq!(seen["progressAfter"], "75 %", "{seen}");
+    assert!(
+        seen["currentAfter"]
+            .as_str()
+            .unwrap_or_default()
+            .starts_with("30"),
+        "{seen}"
+    );
+    assert_eq!(
+        seen["noTarget"],
+        serde_json::json!(["pas de cible"]),
+        "{seen}"
+    );
+    let headings = seen["headings"].to_string();
+    assert!(headings.contains("1000.00 EUR + 20000.00 MAD"), "{seen}");
+
+    assert_eq!(seen["entriesBefore"], 1, "{seen}");
+    assert_eq!(seen["entryAdded"], true, "{seen}");
+    assert_eq!(
+        seen["firstEntry"], "Réunion avec la commune sur le PAED.",
+        "{seen}"
+    );
+
+    assert_eq!(seen["actorsAll"], 3, "the erased person is gone: {seen}");
+    assert_eq!(
+        seen["actorsFound"],
+        serde_json::json!(["Université Mohammed Ier"]),
+        "{seen}"
+    );
+
+    let open = seen["openCalls"].as_array().cloned().unwrap_or_default();
+    assert_eq!(open.len(), 2, "{seen}");
+    assert!(
+        open[0].as_str().unwrap_or_default().contains("Appel UE"),
+        "{seen}"
+    );
+    assert!(
+        open[0]
+            .as_str()
+            .unwrap_or_default()
+            .contains("5 jours restants"),
+        "{seen}"
+    );
+    assert!(
+        open[1].as_str().unwrap_or_default().contains("Appel AFD"),
+        "{seen}"
+    );
+    let closed = seen["closedCalls"].to_string();
+    assert!(closed.contains("Appel clos"), "{seen}");
+
+    assert_eq!(
+        seen["news"][0]["title"], "توقيع اتفاقية شراكة",
+        "newest first: {seen}"
+    );
+    assert_eq!(seen["news"][0]["dir"], "rtl", "{seen}");
+    assert_eq!(seen["news"][0]["direction"], "rtl", "{seen}");
+    assert_eq!(seen["news"][1]["dir"], "ltr", "{seen}");
+    assert_eq!(
+        seen["news"][0]["link"], "https://oujda.example/ar/1",
+        "{seen}"
+    );
+
+    // The edits made in the pages are in the server's documents.
+    replica.run_ok(&["sync"]);
+    let shown = replica.show_json(&project).to_string();
+    assert!(shown.contains("\"30\""), "{shown}");
+    let journal = replica.run_ok(&["journal", "list"]);
+    assert!(
+        journal.contains("Réunion avec la commune sur le PAED."),
+        "{journal}"
+    );
+}

@@ -301,6 +301,10 @@ impl Backend for UiBackend {
         Ok(true)
     }
 
+    async fn erased(&self, _reader: &String, id: DocumentId) -> Result<bool, BackendError> {
+        self.blocking(move |replica| replica.is_erased(id)).await
+    }
+
     async fn apply(
         &self,
         _reader: &String,

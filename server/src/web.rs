@@ -167,6 +167,18 @@ impl Backend for ServerPages {
         Ok(self.access(reader, id).await? >= Access::Read)
     }
 
+    async fn erased(&self, reader: &Principal, id: DocumentId) -> Result<bool, BackendError> {
+        let auth = Arc::clone(&self.auth);
+        let tombstone = self
+            .sync
+            .blocking(move || auth.tombstone(&id))
+            .await
+            .map_err(BackendError::new)?
+            .map_err(BackendError::new)?;
+        // Said only to a reader who could read it before (its rules are in the tombstone).
+        Ok(tombstone.is_some_and(|t| access_for(reader, t.acl.as_ref()) >= Access::Read))
+    }
+
     async fn apply(
         &self,
         reader: &Principal,

@@ -5,6 +5,7 @@
 //   node ui.mjs together --url http://127.0.0.1:PORT --token-a T1 --token-b T2 --doc ID [--shots DIR]
 //   node ui.mjs offline-edit --local http://127.0.0.1:PORT --doc ID --text TEXT
 //   node ui.mjs wait-text --url URL --token T --doc ID --text TEXT
+//   node ui.mjs programme --url URL --token T [--shots DIR]
 import { chromium } from "playwright-core";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -181,9 +182,85 @@ async function waitText(o) {
   }
 }
 
+// The programme's pages: projects (an indicator's value changed, its progress follows), the
+// journal (an entry added), the actor directory (a search that filters), calls, news.
+async function programme(o) {
+  const browser = await launch();
+  const shots = o.shots;
+  if (shots) mkdirSync(shots, { recursive: true });
+  try {
+    const page = await signIn(browser, o.url, o.token);
+    const text = async (selector) => (await page.locator(selector).allTextContents()).map((t) => t.trim());
+
+    // Projects: the list, then the project's page from its link.
+    await page.click('header nav a[href="/projects"]');
+    await page.waitForSelector("#projects, p.none");
+    const projectRows = await page.locator("tr.project").count();
+    await page.click("tr.project a");
+    await page.waitForSelector("#logframe");
+    const partners = await text("li.partner");
+    const indicator = page.locator("tr.indicator").first();
+    const progressBefore = (await indicator.locator(".pct").textContent()).trim();
+    const noTarget = await text(".no-target");
+    const headings = await text("#budget-headings tr");
+    const status = (await page.locator("#project-status").textContent()).trim();
+    // The indicator's current value, changed in the page: its progress follows.
+    await indicator.locator('input[name="value"]').fill("30");
+    await indicator.locator("button").click();
+    const progressChanged = await waitFor("the progress follows the new value", async () =>
+      (await page.locator("tr.indicator .pct").first().textContent()).trim() === "75 %");
+    const currentAfter = (await page.locator("tr.indicator .current").first().textContent()).trim();
+    const progressAfter = (await page.locator("tr.indicator .pct").first().textContent()).trim();
+    if (shots) await page.screenshot({ path: join(shots, "project.png"), fullPage: true });
+
+    // The journal: an entry added in the page appears, newest first.
+    await page.click('header nav a[href="/journal"]');
+    await page.waitForSelector("form.entry");
+    const entriesBefore = await page.locator("li.entry").count();
+    await page.fill('form.entry textarea[name="body"]', "Réunion avec la commune sur le PAED.");
+    await page.fill('form.entry input[name="place"]', "Oujda");
+    await page.click("form.entry button");
+    const entryAdded = await waitFor("the new entry is listed", async () =>
+      (await page.locator("li.entry").count()) === entriesBefore + 1);
+    const firstEntry = (await page.locator("li.entry").first().locator("textarea, p.body").first()
+      .evaluate((el) => (el.value !== undefined ? el.value : el.textContent))).trim();
+
+    // The actor directory: everything, then a search (no accent, other case) that filters.
+    await page.click('header nav a[href="/actors"]');
+    await page.waitForSelector("#actors");
+    const actorsAll = await page.locator("li.actor").count();
+    await page.fill('form.search input[name="q"]', "UNIVERSITE oujda");
+    await Promise.all([page.waitForURL(/\/actors\?q=/), page.press('form.search input[name="q"]', "Enter")]);
+    await page.waitForSelector("#actors");
+    const actorsFound = await text("li.actor a");
+    if (shots) await page.screenshot({ path: join(shots, "actors-search.png"), fullPage: true });
+
+    // Calls by deadline, closed ones apart.
+    await page.click('header nav a[href="/calls"]');
+    await page.waitForSelector("#open-calls");
+    const openCalls = await text("#open-calls li.call");
+    const closedCalls = await text("#closed-calls li.call");
+
+    // News: the Arabic item is laid out right to left inside a French page.
+    await page.click('header nav a[href="/news"]');
+    await page.waitForSelector("#news");
+    const news = await page.evaluate(() => [...document.querySelectorAll("li.news")].map((li) => ({
+      title: li.querySelector("a.title").textContent, dir: li.getAttribute("dir"),
+      direction: getComputedStyle(li).direction, link: li.querySelector("a.link").href,
+    })));
+    return {
+      projectRows, partners, progressBefore, progressChanged, progressAfter, currentAfter, noTarget,
+      headings, status, entriesBefore, entryAdded, firstEntry, actorsAll, actorsFound, openCalls,
+      closedCalls, news,
+    };
+  } finally {
+    await browser.close();
+  }
+}
+
 const [command, ...rest] = process.argv.slice(2);
 const o = options(rest);
-const scenarios = { together, "offline-edit": offlineEdit, "wait-text": waitText };
+const scenarios = { together, "offline-edit": offlineEdit, "wait-text": waitText, programme };
 if (!scenarios[command]) {
   console.error(`unknown scenario ${command}; one of ${Object.keys(scenarios).join(", ")}`);
   process.exit(2);

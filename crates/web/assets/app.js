@@ -56,7 +56,8 @@
     const value = el.value;
     say("saving");
     try {
-      const answer = await post({ heads: headsOf(el), op: "set", path: path, value: value });
+      // A field of a list page (the journal) names its document itself.
+      const answer = await post({ heads: headsOf(el), op: "set", path: path, value: value }, el.dataset.doc);
       // The field now shows `value` as of the heads of the edit's fork.
       const current = findField(path) || el;
       current.dataset.heads = answer.heads;
@@ -122,12 +123,15 @@
       form.addEventListener("submit", async (event) => {
         event.preventDefault();
         const item = {};
-        for (const input of form.querySelectorAll("input[name]")) {
+        for (const input of form.querySelectorAll("input[name], textarea[name]")) {
           if (input.value.trim() !== "") item[input.name] = input.value.trim();
         }
+        // The document: chosen in the form (several journals), named by it, or the page's.
+        const chooser = form.querySelector("select[data-target-doc]");
+        const doc = chooser ? chooser.value : form.dataset.doc;
         say("saving");
         try {
-          await post({ op: "insert", path: form.dataset.insert, value: item });
+          await post({ op: "insert", path: form.dataset.insert, value: item }, doc);
           form.reset();
           say("saved");
           refresh();
@@ -146,7 +150,7 @@
     if (refreshing) { refreshAgain = true; return; }
     refreshing = true;
     try {
-      const response = await fetch(location.pathname, { credentials: "same-origin" });
+      const response = await fetch(location.pathname + location.search, { credentials: "same-origin" });
       if (!response.ok) return;
       const html = await response.text();
       const fresh = new DOMParser().parseFromString(html, "text/html");

@@ -101,6 +101,18 @@ pub trait Backend: Send + Sync + 'static {
         id: DocumentId,
     ) -> impl Future<Output = Result<bool, BackendError>> + Send;
 
+    /// Whether `id` was erased for good (an actor's personal data) and the reader could have
+    /// read it: the pages then show a reference to it as erased rather than as an unknown id.
+    /// By default nothing is known to be erased.
+    fn erased(
+        &self,
+        reader: &Self::Reader,
+        id: DocumentId,
+    ) -> impl Future<Output = Result<bool, BackendError>> + Send {
+        let _ = (reader, id);
+        async { Ok(false) }
+    }
+
     /// Merges `doc` — the stored document plus the reader's new changes, made on top of
     /// `base` (the heads it was loaded at) — into the document `id`; durable when `Saved`.
     fn apply(

@@ -10,7 +10,7 @@
 
 use automerge::{AutoCommit, ChangeHash};
 use jiff::Timestamp;
-use passerelle_model::{FieldPath, Place, Stamp};
+use passerelle_model::{FieldPath, ItemId, Place, Project, Segment, Stamp, TypedDocument};
 use serde::Deserialize;
 use serde_json::Value as Json;
 
@@ -102,8 +102,10 @@ pub(crate) fn make(mut doc: AutoCommit, edit: &Edit, by: &str) -> Result<Made, E
             if !edit.value.is_object() {
                 return Err(EditError::Invalid("an item must be an object".into()));
             }
-            passerelle_model::insert(&mut fork, &path, Place::End, &edit.value, &stamp)
+            let item = stamped(&path, &edit.value, &stamp);
+            passerelle_model::insert(&mut fork, &path, Place::End, &item, &stamp)
                 .map_err(invalid)?;
+            check_measurement(&fork, &path, &item)?;
         }
         Op::Remove => passerelle_model::remove_item(&mut fork, &path, &stamp).map_err(invalid)?,
         Op::Resolve => {
@@ -120,6 +122,43 @@ pub(crate) fn make(mut doc: AutoCommit, edit: &Edit, by: &str) -> Result<Made, E
         .map_err(|e| EditError::Invalid(e.to_string()))?;
     passerelle_model::validate(&doc).map_err(invalid)?;
     Ok(Made { doc, field_heads })
+}
+
+/// An entry of a log that records who wrote it and when (a journal entry, a project's
+/// measurement) gets the editor and the time from the server, whatever the page sent.
+fn stamped(path: &FieldPath, item: &Json, stamp: &Stamp) -> Json {
+    let mut item = item.clone();
+    let (Some(fields), [Segment::Field(list)]) = (item.as_object_mut(), path.segments()) else {
+        return item;
+    };
+    let who = match list.as_str() {
+        "entries" => "author",
+        "measurements" => "by",
+        _ => return item,
+    };
+    fields.insert(who.to_owned(), Json::String(stamp.by.clone()));
+    fields.insert("at".to_owned(), Json::String(stamp.at.to_string()));
+    item
+}
+
+/// A measurement must name an indicator of the project's logframe.
+fn check_measurement(doc: &AutoCommit, path: &FieldPath, item: &Json) -> Result<(), EditError> {
+    if !matches!(path.segments(), [Segment::Field(list)] if list == "measurements") {
+        return Ok(());
+    }
+    let Ok(project) = Project::read(doc) else {
+        return Ok(()); // not a project: the model refused or will refuse the field
+    };
+    let indicator = item
+        .get("indicator")
+        .and_then(Json::as_str)
+        .and_then(|i| i.parse::<ItemId>().ok());
+    match indicator {
+        Some(id) if project.indicator(&id).is_some() => Ok(()),
+        _ => Err(EditError::Invalid(
+            "project.measurements.indicator: no such indicator in the logframe".into(),
+        )),
+    }
 }
 
 #[cfg(test)]
@@ -243,6 +282,71 @@ mod tests {
         assert!(passerelle_model::conflicts(&made.doc).unwrap().is_empty());
         let mission = Mission::read(&made.doc).unwrap();
         assert_eq!(mission.status.unwrap().value().as_str(), "confirmed");
+    }
+
+    #[test]
+    fn a_measurement_and_a_journal_entry_are_stamped_by_the_server() {
+        use passerelle_model::{Journal, journal, project};
+        let stamp = Stamp::new("samira", Timestamp::UNIX_EPOCH);
+        let mut doc =
+            project::new_project(&project::NewProject::new("PAED", "Plan"), &stamp).unwrap();
+        let result =
+            project::add_result(&mut doc, passerelle_model::Level::Outcome, "Moins", &stamp)
+                .unwrap();
+        let indicator = project::add_indicator(
+            &mut doc,
+            &result,
+            &project::NewIndicator {
+                name: "Bâtiments rénovés".into(),
+                ..Default::default()
+            },
+            &stamp,
+        )
+        .unwrap();
+        let measure = |indicator: &str| Edit {
+            heads: vec![],
+            op: Op::Insert,
+            path: "measurements".into(),
+            value: serde_json::json!({
+                "indicator": indicator, "period": "2026-Q4", "value": "7",
+                "by": "someone else", "at": "2000-01-01T00:00:00Z",
+            }),
+        };
+        let made = make(doc.clone(), &measure(indicator.as_str()), "youssef").unwrap();
+        let p = Project::read(&made.doc).unwrap();
+        assert_eq!(p.measurements.len(), 1);
+        assert_eq!(p.measurements[0].by, "youssef");
+        assert_ne!(p.measurements[0].at.to_string(), "2000-01-01T00:00:00Z");
+        assert_eq!(p.measurements[0].value.as_str(), "7");
+        // An indicator that is not in the logframe is refused.
+        assert!(matches!(
+            make(doc, &measure("nosuchindicator"), "youssef"),
+            Err(EditError::Invalid(_))
+        ));
+
+        let log = journal::new_journal("Oujda", &stamp).unwrap();
+        let entry = Edit {
+            heads: vec![],
+            op: Op::Insert,
+            path: "entries".into(),
+            value: serde_json::json!({"body": "Visite du chantier.", "place": "Oujda"}),
+        };
+        let made = make(log, &entry, "youssef").unwrap();
+        let j = Journal::read(&made.doc).unwrap();
+        assert_eq!(j.entries[0].author, "youssef");
+        assert_eq!(j.entries[0].body, "Visite du chantier.");
+        // Only its author edits an entry.
+        let edit = |by| {
+            let e = Edit {
+                heads: vec![],
+                op: Op::Set,
+                path: format!("entries[{}].body", j.entries[0].id),
+                value: "Changé.".into(),
+            };
+            make(made.doc.clone(), &e, by)
+        };
+        assert!(matches!(edit("claire"), Err(EditError::Invalid(_))));
+        assert!(edit("youssef").is_ok());
     }
 
     #[test]

@@ -63,6 +63,20 @@ impl Lang {
         }
     }
 
+    /// A stored word of a fixed set (a status, a level, a relevance: `draft`, `done`,
+    /// `outcome`…) in this language; a word the table lacks is shown as stored. Every page
+    /// shows such words through this one function.
+    pub fn status(self, word: &str) -> &str {
+        match STATUS_WORDS.iter().find(|(w, ..)| *w == word) {
+            Some((_, fr, en, ar)) => match self {
+                Lang::Fr => fr,
+                Lang::En => en,
+                Lang::Ar => ar,
+            },
+            None => word,
+        }
+    }
+
     /// The label `key` in this language; the key itself when the table lacks it (a test
     /// checks that every key used has all three).
     pub fn t(self, key: &str) -> &'static str {
@@ -234,6 +248,221 @@ const LABELS: &[(&str, &str, &str, &str)] = &[
     ("deadline", "Date limite", "Deadline", "آخر أجل"),
     ("funder", "Bailleur", "Funder", "المموّل"),
     ("language", "Langue", "Language", "اللغة"),
+    // The programme's pages (issue 7).
+    ("projects", "Projets", "Projects", "المشاريع"),
+    ("code", "Code", "Code", "الرمز"),
+    ("theme", "Thème", "Theme", "المحور"),
+    ("lead", "Chef de file", "Lead", "الجهة الرائدة"),
+    ("partners", "Partenaires", "Partners", "الشركاء"),
+    ("context", "Contexte", "Context", "السياق"),
+    ("objectives", "Objectifs", "Objectives", "الأهداف"),
+    ("objective", "Objectif", "Objective", "الهدف"),
+    ("logframe", "Cadre logique", "Logframe", "الإطار المنطقي"),
+    ("statement", "Énoncé", "Statement", "الصياغة"),
+    ("indicator", "Indicateur", "Indicator", "المؤشر"),
+    (
+        "baseline",
+        "Situation de départ",
+        "Baseline",
+        "القيمة المرجعية",
+    ),
+    ("target", "Cible", "Target", "القيمة المستهدفة"),
+    (
+        "current_value",
+        "Valeur actuelle",
+        "Current value",
+        "القيمة الحالية",
+    ),
+    ("progress", "Avancement", "Progress", "التقدّم"),
+    ("no_target", "pas de cible", "no target", "لا قيمة مستهدفة"),
+    ("new_value", "Nouvelle valeur", "New value", "قيمة جديدة"),
+    ("period", "Période", "Period", "الفترة"),
+    ("record", "Enregistrer", "Record", "تسجيل"),
+    ("budget", "Budget", "Budget", "الميزانية"),
+    ("heading", "Rubrique", "Heading", "البند"),
+    ("label", "Libellé", "Label", "الوصف"),
+    ("planned", "Prévu", "Planned", "المبلغ المبرمج"),
+    (
+        "planned_by_heading",
+        "Prévu par rubrique (euros et dirhams jamais additionnés)",
+        "Planned by heading (euros and dirhams never added together)",
+        "المبرمج حسب البند (لا يُجمع اليورو والدرهم أبدًا)",
+    ),
+    ("total", "Total", "Total", "المجموع"),
+    (
+        "lessons",
+        "Enseignements",
+        "Lessons learned",
+        "الدروس المستخلصة",
+    ),
+    ("erased", "effacé", "erased", "محذوف"),
+    ("source", "Source", "Source", "المصدر"),
+    (
+        "no_journal",
+        "Aucun journal ici : le premier se crée avec « passerelle journal add ».",
+        "No journal here: the first one is made with `passerelle journal add`.",
+        "لا توجد يومية هنا: تُنشأ الأولى بالأمر passerelle journal add.",
+    ),
+    ("new_entry", "Nouvelle entrée", "New entry", "تدوينة جديدة"),
+    (
+        "add_entry",
+        "Ajouter au journal",
+        "Add to the journal",
+        "إضافة إلى اليومية",
+    ),
+    (
+        "entry_text",
+        "Texte de l'entrée",
+        "Entry text",
+        "نص التدوينة",
+    ),
+    (
+        "actors",
+        "Annuaire des acteurs",
+        "Actor directory",
+        "دليل الفاعلين",
+    ),
+    ("search", "Chercher", "Search", "بحث"),
+    (
+        "search_actors",
+        "Nom, organisme, ville, thème…",
+        "Name, organisation, city, theme…",
+        "الاسم، الهيئة، المدينة، المحور…",
+    ),
+    ("name", "Nom", "Name", "الاسم"),
+    ("category", "Catégorie", "Category", "الفئة"),
+    (
+        "parent",
+        "Organisme parent",
+        "Parent organisation",
+        "الهيئة الأم",
+    ),
+    ("themes", "Thèmes", "Themes", "المحاور"),
+    (
+        "last_contact",
+        "Dernier contact",
+        "Last contact",
+        "آخر اتصال",
+    ),
+    ("contacts", "Coordonnées", "Contacts", "وسائل الاتصال"),
+    ("cat_commune", "Commune", "Municipality", "جماعة"),
+    ("cat_wilaya", "Wilaya", "Wilaya", "ولاية"),
+    ("cat_university", "Université", "University", "جامعة"),
+    ("cat_association", "Association", "Association", "جمعية"),
+    ("cat_business", "Entreprise", "Business", "مقاولة"),
+    ("cat_funder", "Bailleur", "Funder", "مموّل"),
+    ("cat_media", "Média", "Media", "وسيلة إعلام"),
+    (
+        "cat_training",
+        "Organisme de formation",
+        "Training body",
+        "هيئة تكوين",
+    ),
+    (
+        "cat_cultural",
+        "Acteur culturel",
+        "Cultural actor",
+        "فاعل ثقافي",
+    ),
+    ("cat_institution", "Institution", "Institution", "مؤسسة"),
+    ("cat_other", "Autre", "Other", "أخرى"),
+    (
+        "calls",
+        "Appels à projets",
+        "Calls for proposals",
+        "طلبات المشاريع",
+    ),
+    (
+        "open_calls",
+        "Ouverts, par date limite",
+        "Open, by deadline",
+        "المفتوحة، حسب آخر أجل",
+    ),
+    (
+        "closed_calls",
+        "Clos ou déposés",
+        "Closed or submitted",
+        "المغلقة أو المودعة",
+    ),
+    ("no_deadline", "sans date limite", "no deadline", "بدون أجل"),
+    ("today", "aujourd'hui", "today", "اليوم"),
+    ("days_left", "jours restants", "days left", "يومًا متبقية"),
+    ("past", "passé", "past", "انقضى"),
+    ("scheme", "Dispositif", "Scheme", "الآلية"),
+    ("opens", "Ouverture", "Opens", "الافتتاح"),
+    ("amounts", "Montants", "Amounts", "المبالغ"),
+    ("own_share", "Part propre", "Own share", "المساهمة الذاتية"),
+    ("link", "Lien", "Link", "الرابط"),
+    ("eligibility", "Éligibilité", "Eligibility", "شروط الأهلية"),
+    ("checklist", "Critères", "Checklist", "المعايير"),
+    (
+        "deliverables",
+        "Pièces à produire",
+        "Documents to produce",
+        "الوثائق المطلوبة",
+    ),
+    ("draft_text", "Brouillon", "Draft", "المسودة"),
+    ("news", "Actualités", "News", "الأخبار"),
+    (
+        "read_article",
+        "Lire l'article",
+        "Read the article",
+        "قراءة المقال",
+    ),
+    ("summary", "Résumé", "Summary", "الملخص"),
+    ("relevance", "Pertinence", "Relevance", "الأهمية"),
+    ("tags", "Mots-clés", "Tags", "الوسوم"),
+    ("date", "Date", "Date", "التاريخ"),
+];
+
+/// Stored word (statuses of every document type, logframe levels, relevance), French,
+/// English, Arabic.
+const STATUS_WORDS: &[(&str, &str, &str, &str)] = &[
+    // Projects.
+    ("idea", "idée", "idea", "فكرة"),
+    ("applying", "candidature", "applying", "قيد الترشيح"),
+    ("approved", "approuvé", "approved", "مصادق عليه"),
+    ("ongoing", "en cours", "ongoing", "جارٍ"),
+    ("closed", "clos", "closed", "مغلق"),
+    ("suspended", "suspendu", "suspended", "معلّق"),
+    // Missions and follow-up actions.
+    ("draft", "brouillon", "draft", "مسودة"),
+    ("planned", "prévue", "planned", "مبرمجة"),
+    ("confirmed", "confirmée", "confirmed", "مؤكدة"),
+    ("done", "fait", "done", "منجز"),
+    ("cancelled", "annulé", "cancelled", "ملغى"),
+    ("open", "à faire", "open", "مفتوح"),
+    ("dropped", "abandonné", "dropped", "متروك"),
+    // Logistics, visas, co-financing.
+    ("to_book", "à réserver", "to book", "للحجز"),
+    ("booked", "réservé", "booked", "محجوز"),
+    ("paid", "payé", "paid", "مدفوع"),
+    ("not_needed", "pas nécessaire", "not needed", "غير ضروري"),
+    ("to_apply", "à demander", "to apply for", "للطلب"),
+    ("applied", "demandé", "applied for", "مطلوب"),
+    ("granted", "accordé", "granted", "ممنوح"),
+    ("refused", "refusé", "refused", "مرفوض"),
+    ("requested", "demandé", "requested", "مطلوب"),
+    ("received", "reçu", "received", "مستلم"),
+    // Calls for proposals.
+    ("watching", "en veille", "watching", "قيد المتابعة"),
+    ("go", "on y va", "go", "نشارك"),
+    ("drafting", "en rédaction", "drafting", "قيد التحرير"),
+    ("submitted", "déposé", "submitted", "مُودَع"),
+    ("won", "gagné", "won", "مقبول"),
+    ("lost", "perdu", "lost", "مرفوض"),
+    ("withdrawn", "retiré", "withdrawn", "مسحوب"),
+    // Reports.
+    ("review", "en relecture", "in review", "قيد المراجعة"),
+    // Logframe levels.
+    ("impact", "impact", "impact", "الأثر"),
+    ("outcome", "effet", "outcome", "النتيجة المتوسطة"),
+    ("output", "produit", "output", "المُخرَج"),
+    ("activity", "activité", "activity", "النشاط"),
+    // News relevance.
+    ("low", "faible", "low", "ضعيفة"),
+    ("medium", "moyenne", "medium", "متوسطة"),
+    ("high", "forte", "high", "عالية"),
 ];
 
 #[cfg(test)]
@@ -249,6 +478,63 @@ mod tests {
         }
         assert_eq!(Lang::Ar.t("agenda"), "جدول الأعمال");
         assert_eq!(Lang::Fr.t("no-such-key"), "?");
+    }
+
+    #[test]
+    fn every_label_the_programme_pages_use_is_in_the_table() {
+        let sources = [
+            include_str!("pages/project.rs"),
+            include_str!("pages/journal.rs"),
+            include_str!("pages/actor.rs"),
+            include_str!("pages/call.rs"),
+            include_str!("pages/news.rs"),
+            include_str!("pages/layout.rs"),
+            include_str!("programme.rs"),
+        ];
+        let mut checked = 0;
+        for source in sources {
+            for (at, _) in source.match_indices("t(\"") {
+                let rest = &source[at + 3..];
+                let key = &rest[..rest.find('"').unwrap()];
+                assert!(
+                    LABELS.iter().any(|(k, ..)| *k == key),
+                    "label `{key}` is used but not in the table"
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked > 50, "{checked}");
+    }
+
+    #[test]
+    fn every_status_word_of_the_model_is_translated() {
+        use passerelle_model::{
+            ActionStatus, CallStatus, CofinancingStatus, Level, LogisticsStatus, MissionStatus,
+            ProjectStatus, Relevance, VisaStatus,
+        };
+        let mut words = std::collections::HashSet::new();
+        for (word, fr, en, ar) in STATUS_WORDS {
+            assert!(words.insert(word), "duplicate word {word}");
+            assert!(!fr.is_empty() && !en.is_empty() && !ar.is_empty(), "{word}");
+        }
+        let all = [
+            ProjectStatus::ALL,
+            MissionStatus::ALL,
+            ActionStatus::ALL,
+            LogisticsStatus::ALL,
+            VisaStatus::ALL,
+            CofinancingStatus::ALL,
+            CallStatus::ALL,
+            Level::ALL,
+            Relevance::ALL,
+        ];
+        for word in all.concat() {
+            assert!(words.contains(&word), "`{word}` has no translation");
+        }
+        assert_eq!(Lang::Fr.status("confirmed"), "confirmée");
+        assert_eq!(Lang::Ar.status("done"), "منجز");
+        assert_eq!(Lang::En.status("to_book"), "to book");
+        assert_eq!(Lang::Fr.status("not-a-status"), "not-a-status");
     }
 
     #[test]

@@ -29,12 +29,16 @@
 //! - `edit`: an edit from a page, made on a fork at the page's heads, then merged.
 //! - `pages/`: the HTML: `layout` (frame, sync badge, language switch), `dashboard`,
 //!   `mission`, and the sign-in and message pages.
+//! - `programme`: the handlers of the programme's lists (`/projects`, `/journal`,
+//!   `/actors?q=`, `/calls`, `/news`) and what a project, journal, actor, call or news
+//!   item's page needs (references to other documents resolved, erased ones said so).
 //! - `lang`: [`Lang`] (French default, English, Arabic right to left) and the labels.
 
 mod backend;
 mod edit;
 mod lang;
 mod pages;
+mod programme;
 mod routes;
 mod session;
 

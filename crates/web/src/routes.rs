@@ -27,13 +27,14 @@ use crate::lang::Lang;
 use crate::pages::dashboard::Opened;
 use crate::pages::layout::{Frame, page, sync_text};
 use crate::pages::{self, heads_attr};
+use crate::programme;
 use crate::session::{
     LANG_COOKIE, SESSION_COOKIE, Session, Sessions, cleared_session_cookie, cookie, same_secret,
     session_cookie,
 };
 
 /// The most documents the dashboard reads.
-const DASHBOARD_LIMIT: usize = 2_000;
+pub(crate) const DASHBOARD_LIMIT: usize = 2_000;
 /// The largest edit body: a text of `passerelle_model::MAX_TEXT_LEN` (1 MiB) escaped in JSON.
 const MAX_EDIT_BYTES: usize = 4 * 1024 * 1024;
 /// The longest token a sign-in form may carry.
@@ -65,8 +66,8 @@ impl WebOptions {
     }
 }
 
-struct WebState<B> {
-    backend: Arc<B>,
+pub(crate) struct WebState<B> {
+    pub(crate) backend: Arc<B>,
     sessions: Arc<Sessions>,
 }
 
@@ -81,7 +82,7 @@ impl<B> Clone for WebState<B> {
 
 /// The pages' router over `backend`. Merge it into a server's router (it uses `/`,
 /// `/sign-in`, `/sign-out`, `/lang/{code}`, `/doc/{id}`, `/doc/{id}/edit`, `/live`,
-/// `/assets/…`).
+/// `/projects`, `/journal`, `/actors`, `/calls`, `/news`, `/assets/…`).
 pub fn router<B: Backend>(backend: Arc<B>, options: WebOptions) -> Router {
     let state = WebState {
         backend,
@@ -98,6 +99,12 @@ pub fn router<B: Backend>(backend: Arc<B>, options: WebOptions) -> Router {
             post(edit_document::<B>).layer(DefaultBodyLimit::max(MAX_EDIT_BYTES)),
         )
         .route("/live", get(live::<B>))
+        // The programme's pages (issue 7: projects, journal, actors, calls, news).
+        .route("/projects", get(programme::projects::<B>))
+        .route("/journal", get(programme::journal::<B>))
+        .route("/actors", get(programme::actors::<B>))
+        .route("/calls", get(programme::calls::<B>))
+        .route("/news", get(programme::news::<B>))
         .route("/assets/app.js", get(app_js))
         .route("/assets/app.css", get(app_css))
         .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
@@ -110,8 +117,8 @@ pub fn router<B: Backend>(backend: Arc<B>, options: WebOptions) -> Router {
 }
 
 /// Who is asking: the session and the reader it stands for.
-struct Asker<R> {
-    reader: R,
+pub(crate) struct Asker<R> {
+    pub(crate) reader: R,
     session: Session,
     /// A cookie to set: a session was just started (local UI).
     set_cookie: Option<String>,
@@ -120,7 +127,7 @@ struct Asker<R> {
 }
 
 /// The reader of this request, or `None` when it must sign in first.
-async fn asker<B: Backend>(
+pub(crate) async fn asker<B: Backend>(
     state: &WebState<B>,
     headers: &HeaderMap,
     start_local: bool,
@@ -164,29 +171,29 @@ async fn asker<B: Backend>(
     }
 }
 
-fn lang_of(headers: &HeaderMap) -> Lang {
+pub(crate) fn lang_of(headers: &HeaderMap) -> Lang {
     cookie(headers, LANG_COOKIE)
         .and_then(Lang::from_code)
         .unwrap_or_default()
 }
 
-fn internal(error: impl std::fmt::Display) -> Response {
+pub(crate) fn internal(error: impl std::fmt::Display) -> Response {
     tracing::error!("web: {error}");
     (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
 }
 
 /// A whole HTML page, with the session cookie when one was just started.
 /// What a page says about itself besides its content.
-struct Meta<'a> {
-    title: &'a str,
+pub(crate) struct Meta<'a> {
+    pub(crate) title: &'a str,
     /// Its path, for the language switch.
-    here: &'a str,
+    pub(crate) here: &'a str,
     /// The document it shows, for live updates.
-    doc: Option<String>,
-    status: StatusCode,
+    pub(crate) doc: Option<String>,
+    pub(crate) status: StatusCode,
 }
 
-fn html_page<R>(
+pub(crate) fn html_page<R>(
     state_sync: &crate::backend::SyncView,
     asker: Option<&Asker<R>>,
     lang: Lang,
@@ -266,7 +273,7 @@ async fn home<B: Backend>(State(state): State<WebState<B>>, headers: HeaderMap) 
 }
 
 /// A document migrated (in memory) to the current schema and read.
-fn open(id: DocumentId, mut doc: AutoCommit) -> Opened {
+pub(crate) fn open(id: DocumentId, mut doc: AutoCommit) -> Opened {
     let typed = passerelle_model::open(&mut doc).map_err(|e| e.to_string());
     let heads = heads_attr(&doc.get_heads());
     Opened {
@@ -418,12 +425,16 @@ async fn document_page<B: Backend>(
     let opened = open(id, doc);
     let heads = opened.heads.clone();
     let here = format!("/doc/{id}");
+    let programme_page = match programme::document(&state, &asker.reader, lang, &opened).await {
+        Ok(page) => page,
+        Err(error) => return internal(error),
+    };
     let (title, content) = match &opened.typed {
         Ok(doc) => (
             pages::title_of(lang, doc),
             match doc {
                 Document::Mission(m) => pages::mission::mission(lang, m, &heads),
-                other => pages::plain_document(lang, other),
+                other => programme_page.unwrap_or_else(|| pages::plain_document(lang, other)),
             },
         ),
         Err(problem) => (

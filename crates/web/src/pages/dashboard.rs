@@ -8,7 +8,7 @@ use maud::{Markup, html};
 use passerelle_core::DocumentId;
 use passerelle_model::{Conflict, Document, FundingCall, Mission};
 
-use super::{doc_link, shown, title_of};
+use super::{doc_link, shown, shown_status, title_of};
 use crate::lang::Lang;
 
 /// How far ahead missions are shown.
@@ -69,7 +69,7 @@ pub(crate) fn dashboard(lang: Lang, docs: &[Opened], today: Date) -> Markup {
                 @for (opened, m) in &missions {
                     li {
                         (doc_link(lang, opened))
-                        " · " (shown(&m.start)) " → " (shown(&m.end)) " · " (shown(&m.status))
+                        " · " (shown(&m.start)) " → " (shown(&m.end)) " · " (shown_status(lang, &m.status))
                     }
                 }
             }

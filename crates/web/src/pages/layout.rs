@@ -44,6 +44,12 @@ pub(crate) fn page(frame: &Frame<'_>, content: Markup) -> Markup {
                     a.brand href="/" { (lang.t("app")) }
                     nav {
                         a href="/" { (lang.t("dashboard")) }
+                        // The programme's pages (issue 7).
+                        " " a href="/projects" { (lang.t("projects")) }
+                        " " a href="/journal" { (lang.t("journal")) }
+                        " " a href="/actors" { (lang.t("actors")) }
+                        " " a href="/calls" { (lang.t("calls")) }
+                        " " a href="/news" { (lang.t("news")) }
                     }
                     (sync_badge(lang, frame.sync))
                     span.langs aria-label=(lang.t("language")) {

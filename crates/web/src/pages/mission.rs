@@ -9,7 +9,7 @@
 use maud::{Markup, html};
 use passerelle_model::{ActionStatus, Direction, Mission};
 
-use super::shown;
+use super::{shown, shown_status};
 use crate::lang::Lang;
 
 /// The mission page's content. `heads` are the document's heads (see [`super::heads_attr`]).
@@ -26,7 +26,7 @@ pub(crate) fn mission(lang: Lang, m: &Mission, heads: &str) -> Markup {
         h1 #title { (title) }
         dl.facts {
             dt { (lang.t("direction")) } dd { bdi { (direction) } }
-            dt { (lang.t("status")) } dd #status-value { (shown(&m.status)) }
+            dt { (lang.t("status")) } dd #status-value { (shown_status(lang, &m.status)) }
             dt { (lang.t("dates")) } dd { bdi { (shown(&m.start)) " → " (shown(&m.end)) } }
         }
         (text_area(lang.t("purpose"), "purpose", &m.purpose, heads, 2))
@@ -46,7 +46,7 @@ pub(crate) fn mission(lang: Lang, m: &Mission, heads: &str) -> Markup {
                                 td { (d.organisation.as_deref().unwrap_or("—")) }
                                 td { (d.role.as_deref().unwrap_or("—")) }
                                 td { bdi { (shown(&d.arrival)) " → " (shown(&d.departure)) } }
-                                td { (shown(&d.visa)) }
+                                td { (shown_status(lang, &d.visa)) }
                             }
                         }
                     }
@@ -101,7 +101,7 @@ pub(crate) fn mission(lang: Lang, m: &Mission, heads: &str) -> Markup {
             @if m.logistics.is_empty() { p.none { (lang.t("none")) } }
             ul {
                 @for l in &m.logistics {
-                    li { (l.kind.to_string()) " · " (l.details) " · " (shown(&l.status)) " · " bdi { (shown(&l.cost)) } }
+                    li { (l.kind.to_string()) " · " (l.details) " · " (shown_status(lang, &l.status)) " · " bdi { (shown(&l.cost)) } }
                 }
             }
         }
@@ -116,7 +116,7 @@ pub(crate) fn mission(lang: Lang, m: &Mission, heads: &str) -> Markup {
                         span.text { (a.text) }
                         " · " (lang.t("owner")) " " (shown(&a.owner))
                         " · " (lang.t("due")) " " bdi { (shown(&a.due)) }
-                        " · " span.status { (shown(&a.status)) }
+                        " · " span.status { (shown_status(lang, &a.status)) }
                         @if !done {
                             " "
                             button.done type="button" data-set=(format!("actions[{}].status", a.id))
@@ -138,7 +138,7 @@ pub(crate) fn mission(lang: Lang, m: &Mission, heads: &str) -> Markup {
 }
 
 /// An editable text field of several lines.
-fn text_area(label: &str, path: &str, value: &str, heads: &str, rows: u8) -> Markup {
+pub(crate) fn text_area(label: &str, path: &str, value: &str, heads: &str, rows: u8) -> Markup {
     html! {
         label.field {
             span { (label) }
@@ -149,7 +149,7 @@ fn text_area(label: &str, path: &str, value: &str, heads: &str, rows: u8) -> Mar
 }
 
 /// An editable text field of one line.
-fn text_input(label: &str, path: &str, value: &str, heads: &str) -> Markup {
+pub(crate) fn text_input(label: &str, path: &str, value: &str, heads: &str) -> Markup {
     html! {
         input.inline data-field=(path) data-heads=(heads) value=(value) aria-label=(label) dir="auto";
     }

@@ -4,12 +4,21 @@
 //! - `dashboard`: the `today` view and the list of documents.
 //! - `mission`: a mission's agenda, delegation, meetings and minutes, logistics and actions,
 //!   with its text fields editable.
+//! - `project`, `journal`, `actor`, `call`, `news`: the programme's lists (projects, the
+//!   field journal, the actor directory with its search, calls by deadline, news) and the
+//!   page of each such document.
 //! - this module: the sign-in page, message pages, a plain page for the other document
 //!   types, and small helpers.
 
 pub(crate) mod dashboard;
 pub(crate) mod layout;
 pub(crate) mod mission;
+// The programme's pages (issue 7).
+pub(crate) mod actor;
+pub(crate) mod call;
+pub(crate) mod journal;
+pub(crate) mod news;
+pub(crate) mod project;
 
 use std::fmt::Display;
 
@@ -89,6 +98,49 @@ pub(crate) fn shown<T: PartialEq + Display>(register: &Option<Register<T>>) -> S
             .collect::<Vec<_>>()
             .join(" | "),
         Some(r) => r.value().to_string(),
+    }
+}
+
+/// A register holding a stored word (a status…), in the reader's language
+/// ([`Lang::status`]), with every concurrent value when it holds several.
+pub(crate) fn shown_status<T: PartialEq + Display>(
+    lang: Lang,
+    register: &Option<Register<T>>,
+) -> String {
+    match register {
+        None => "—".to_owned(),
+        Some(r) if r.is_conflicted() => r
+            .assignments()
+            .iter()
+            .map(|a| lang.status(&a.value.to_string()).to_owned())
+            .collect::<Vec<_>>()
+            .join(" | "),
+        Some(r) => lang.status(&r.value().to_string()).to_owned(),
+    }
+}
+
+/// A reference to another document (a partner, a lead actor), as a page shows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Reference {
+    /// A document the reader may read: its id and title.
+    Document { id: String, title: String },
+    /// An id erased for good (an actor's personal data).
+    Erased(String),
+    /// An id the reader cannot see (not here, or not theirs).
+    Unseen(String),
+    /// A name written in the field, not a document id.
+    Name(String),
+}
+
+/// A reference, linked when it can be.
+pub(crate) fn reference(lang: Lang, r: &Reference) -> Markup {
+    html! {
+        @match r {
+            Reference::Document { id, title } => a href={ "/doc/" (id) } { (title) },
+            Reference::Erased(id) => span.erased { code { (id) } " (" (lang.t("erased")) ")" },
+            Reference::Unseen(id) => code { (id) },
+            Reference::Name(name) => span { (name) },
+        }
     }
 }
 
