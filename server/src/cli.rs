@@ -152,6 +152,17 @@ pub(crate) struct LimitArgs {
     /// engine within its own budget; this only needs to hold hot index pages.
     #[arg(long, value_name = "MIB", env = "PASSERELLE_STORE_CACHE_MIB")]
     pub(crate) store_cache_mib: Option<u64>,
+    /// Seconds a request body may take to arrive (default 30), plus one per
+    /// --request-body-min-rate bytes received; a slower upload gets 408 and is cut off.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        env = "PASSERELLE_REQUEST_BODY_TIMEOUT_SECS"
+    )]
+    pub(crate) request_body_timeout_secs: Option<u64>,
+    /// Bytes per second a request body must average past its first seconds (default 1024).
+    #[arg(long, value_name = "BYTES", env = "PASSERELLE_REQUEST_BODY_MIN_RATE")]
+    pub(crate) request_body_min_rate: Option<u64>,
 }
 
 impl LimitArgs {
@@ -185,6 +196,12 @@ impl LimitArgs {
         }
         if let Some(n) = positive(self.outbox_capacity, "outbox-capacity")? {
             config.hub.outbox_capacity = n;
+        }
+        if let Some(secs) = positive(self.request_body_timeout_secs, "request-body-timeout-secs")? {
+            config.body_deadline.initial = Duration::from_secs(secs);
+        }
+        if let Some(rate) = positive(self.request_body_min_rate, "request-body-min-rate")? {
+            config.body_deadline.min_bytes_per_sec = rate;
         }
         Ok(config)
     }
@@ -288,6 +305,8 @@ impl Command {
 pub(crate) fn execute(cli: Cli) -> anyhow::Result<()> {
     let (data, command) = match cli.command {
         Command::Serve(args) => {
+            // Before the runtime's threads allocate (sync/memory.rs).
+            passerelle_server::sync::fix_mmap_threshold();
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
                 .build()

@@ -36,6 +36,9 @@ pub enum AppError {
     /// The request body is over the configured limit (413).
     #[error("{0}")]
     TooLarge(String),
+    /// The request body did not arrive in time (408; see [`crate::body_deadline`]).
+    #[error("{0}")]
+    TooSlow(String),
     /// The server failed (500). Shown to the client as a generic message.
     #[error("internal error: {0}")]
     Internal(#[source] Box<dyn std::error::Error + Send + Sync>),
@@ -56,6 +59,7 @@ impl AppError {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::TooSlow(_) => StatusCode::REQUEST_TIMEOUT,
             AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -82,9 +86,11 @@ impl IntoResponse for AppError {
 }
 
 impl From<axum::extract::rejection::BytesRejection> for AppError {
-    /// A body that could not be read: over the limit (413), or cut off (400).
+    /// A body that could not be read: over the limit (413), too slow (408), or cut off (400).
     fn from(rejection: axum::extract::rejection::BytesRejection) -> Self {
-        if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        if crate::body_deadline::is_too_slow(&rejection) {
+            AppError::TooSlow(format!("could not read the request body: {rejection}"))
+        } else if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
             AppError::TooLarge(
                 "the request body is larger than this server accepts (see its \
                  --max-message-bytes); send fewer documents per request"

@@ -47,6 +47,8 @@ pub struct ServerConfig {
     pub token_recheck_interval: Duration,
     /// The sync hub's settings: memory budget, eviction, outbox sizes.
     pub hub: HubConfig,
+    /// How long a request body may take to arrive (slow uploads).
+    pub body_deadline: crate::body_deadline::BodyDeadline,
 }
 
 impl Default for ServerConfig {
@@ -56,6 +58,7 @@ impl Default for ServerConfig {
             max_message_bytes: 64 * 1024 * 1024,
             token_recheck_interval: Duration::from_secs(30),
             hub: HubConfig::default(),
+            body_deadline: crate::body_deadline::BodyDeadline::default(),
         }
     }
 }
@@ -140,6 +143,7 @@ impl AppState {
 /// endpoint refuses every request.
 pub fn app(state: AppState) -> Router {
     let body_limit = state.config.max_request_body_bytes;
+    let body_deadline = state.config.body_deadline;
     let pages = passerelle_web::router(
         Arc::clone(&state.pages),
         passerelle_web::WebOptions::server(),
@@ -161,6 +165,11 @@ pub fn app(state: AppState) -> Router {
         // The web pages (`/`, `/doc/…`, `/live`, …): HTML, with their own body limits and
         // error pages.
         .merge(pages)
+        // Outermost, so that every body (the pages' forms too) has its deadline.
+        .layer(axum::middleware::from_fn_with_state(
+            body_deadline,
+            crate::body_deadline::limit_body_time,
+        ))
 }
 
 /// Serves [`app`] on `listener` until `shutdown` completes, then waits for the open requests

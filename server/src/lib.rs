@@ -27,6 +27,7 @@
 //! - `docs_http`: `GET /v1/docs/{id}/history` (who delivered each change) and
 //!   `GET`/`PUT /v1/docs/{id}/access` (a document's owner and rules; sharing).
 //! - `error`: [`AppError`], which turns failures into 4xx JSON or a generic 500.
+//! - [`body_deadline`]: request bodies must arrive in time (slow uploads get 408).
 //! - [`admin`]: the admin commands, their endpoint, `server.json`, and the loopback client.
 //! - [`backup`]: `backup` and `restore`: the backup file format, per-document consistent
 //!   reads of a running store, and restoring into a fresh data directory.
@@ -42,6 +43,7 @@
 pub mod admin;
 pub mod auth;
 pub mod backup;
+pub mod body_deadline;
 pub mod check;
 mod docs_http;
 mod error;

@@ -55,6 +55,11 @@ pub struct EngineConfig {
     /// At most this many documents in memory; past it, the least recently used documents that
     /// can be evicted are, at the next tick.
     pub max_loaded_documents: usize,
+    /// Also evict a document as soon as the last peer syncing it disconnects and nothing is
+    /// pending for it (else at the first tick after that), without waiting
+    /// `evict_idle_after_ms`. A server wants this: a client that went away leaves its
+    /// documents in memory otherwise, and reloading one is cheap. A client does not.
+    pub evict_when_unheld: bool,
 }
 
 impl EngineConfig {
@@ -67,6 +72,7 @@ impl EngineConfig {
             max_retry_after_ms: 60_000,
             evict_idle_after_ms: 60_000,
             max_loaded_documents: 10_000,
+            evict_when_unheld: false,
         }
     }
 }
@@ -152,6 +158,8 @@ struct DocState {
     held: Vec<HeldChange>,
     /// What the validation has read of the document's ops, kept for the next message.
     doc_ops: DocOps,
+    /// The last peer syncing it disconnected ([`EngineConfig::evict_when_unheld`]).
+    unheld: bool,
 }
 
 #[derive(Debug)]
@@ -398,8 +406,21 @@ impl Engine {
     }
 
     fn peer_disconnected(&mut self, peer: &PeerId) {
+        if self.config.evict_when_unheld {
+            for slot in self.docs.values_mut() {
+                if let DocSlot::Ready(state) = slot
+                    && state.peers.contains_key(peer)
+                    && state.peers.len() == 1
+                {
+                    state.unheld = true;
+                }
+            }
+        }
         self.forget_peer(peer);
         self.peers.remove(peer);
+        if self.config.evict_when_unheld {
+            self.evict();
+        }
     }
 
     fn forget_peer(&mut self, peer: &PeerId) {
@@ -1270,11 +1291,15 @@ impl Engine {
     fn evict(&mut self) {
         let now = self.now;
         let idle_after = self.config.evict_idle_after_ms;
-        let mut evictable: Vec<(Millis, DocumentId)> = self
+        // Unheld: no peer has synced it since its last one left (a peer that comes back
+        // for it reloads it).
+        let mut evictable: Vec<(Millis, DocumentId, bool)> = self
             .docs
             .iter()
             .filter_map(|(id, slot)| match slot {
-                DocSlot::Ready(state) if state.can_evict() => Some((state.last_used, *id)),
+                DocSlot::Ready(state) if state.can_evict() => {
+                    Some((state.last_used, *id, state.unheld && state.peers.is_empty()))
+                }
                 _ => None,
             })
             .collect();
@@ -1283,8 +1308,8 @@ impl Engine {
             .docs
             .len()
             .saturating_sub(self.config.max_loaded_documents);
-        for (index, (last_used, document_id)) in evictable.into_iter().enumerate() {
-            if index < over_budget || now.since(last_used) >= idle_after {
+        for (index, (last_used, document_id, unheld)) in evictable.into_iter().enumerate() {
+            if index < over_budget || unheld || now.since(last_used) >= idle_after {
                 self.docs.remove(&document_id);
             }
         }
@@ -1412,6 +1437,7 @@ impl DocState {
             pending_deltas: Vec::new(),
             held: Vec::new(),
             doc_ops: DocOps::default(),
+            unheld: false,
         }
     }
 

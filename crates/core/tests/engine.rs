@@ -5,7 +5,7 @@ use support::Disk;
 
 use automerge::sync::{self, SyncDoc};
 use automerge::transaction::Transactable;
-use automerge::{Automerge, ScalarValue};
+use automerge::{Automerge, ReadDoc, ScalarValue};
 use passerelle_core::{
     DocumentId, Effect, Engine, EngineConfig, Event, Message, Millis, PeerId, PeerRole,
     StorageResult, StorageTask,
@@ -534,6 +534,208 @@ fn idle_documents_are_evicted_within_the_budget_and_reload_on_demand() {
     }));
     server.handle(Millis(100_000), Event::Tick);
     assert_eq!(server.loaded_documents().count(), 0, "idle: evicted");
+}
+
+/// Syncs `replica` with the server as peer `from` until neither has anything to say.
+fn sync_with_server(
+    server: &mut Engine,
+    disk: &mut Disk,
+    now: u64,
+    from: &str,
+    doc: DocumentId,
+    replica: &mut Automerge,
+    state: &mut sync::State,
+) {
+    let mut pending: Vec<sync::Message> =
+        replica.generate_sync_message(state).into_iter().collect();
+    let mut rounds = 0;
+    while let Some(m) = pending.pop() {
+        rounds += 1;
+        assert!(rounds < 20, "the sync does not converge");
+        for reply in syncs_to(&receive_from(server, disk, now, from, doc, &m, true), from) {
+            replica.receive_sync_message(state, reply).unwrap();
+            pending.extend(replica.generate_sync_message(state));
+        }
+    }
+}
+
+#[test]
+fn with_evict_when_unheld_a_leaving_clients_documents_are_evicted_and_reload_intact() {
+    let mut config = EngineConfig::new(peer("server"));
+    config.seed = 11;
+    config.evict_idle_after_ms = 60_000;
+    config.evict_when_unheld = true;
+    let mut server = Engine::new(config);
+    let mut disk = Disk::default();
+    for name in ["c1", "c2", "c3"] {
+        server.handle(
+            Millis(0),
+            Event::PeerConnected {
+                peer: peer(name),
+                role: PeerRole::OnRequest,
+            },
+        );
+    }
+    // c1 creates two documents on the server; c3 also holds the second one.
+    // Fixed ids and actors: the run is the same every time (a bloom filter's false positive
+    // would otherwise, now and then, hold the last edit back for one more round).
+    let (shared, alone) = (
+        DocumentId::from_bytes([1; 16]),
+        DocumentId::from_bytes([2; 16]),
+    );
+    let mut replicas = Vec::new();
+    for (i, doc) in [alone, shared].into_iter().enumerate() {
+        let mut replica = Automerge::new().with_actor(automerge::ActorId::from([10 + i as u8; 16]));
+        let mut tx = replica.transaction();
+        tx.put(automerge::ROOT, "title", format!("mission {i}"))
+            .unwrap();
+        tx.put(automerge::ROOT, "n", i as i64).unwrap();
+        tx.commit();
+        let mut state = sync::State::new();
+        sync_with_server(
+            &mut server,
+            &mut disk,
+            1,
+            "c1",
+            doc,
+            &mut replica,
+            &mut state,
+        );
+        assert_eq!(
+            server.document(&doc).unwrap().get_heads(),
+            replica.get_heads()
+        );
+        replicas.push(replica);
+    }
+    let mut c3 = Automerge::new().with_actor(automerge::ActorId::from([3; 16]));
+    sync_with_server(
+        &mut server,
+        &mut disk,
+        2,
+        "c3",
+        shared,
+        &mut c3,
+        &mut sync::State::new(),
+    );
+    assert_eq!(c3.get_heads(), replicas[1].get_heads());
+
+    // c1 leaves: the document only it held goes at once, the shared one stays.
+    server.handle(Millis(3), Event::PeerDisconnected { peer: peer("c1") });
+    assert!(
+        server.document(&alone).is_none(),
+        "unheld: evicted on disconnect"
+    );
+    assert!(server.document(&shared).is_some(), "still held by c3");
+    server.handle(Millis(4), Event::PeerDisconnected { peer: peer("c3") });
+    assert_eq!(server.loaded_documents().count(), 0);
+
+    // c2 asks for the first one: it reloads from storage, whole.
+    let mut c2 = Automerge::new().with_actor(automerge::ActorId::from([2; 16]));
+    let mut c2_state = sync::State::new();
+    let request = c2.generate_sync_message(&mut c2_state).unwrap();
+    let effects = server.handle(
+        Millis(5),
+        Event::Received {
+            from: peer("c2"),
+            message: Message::Request {
+                sender_id: peer("c2"),
+                target_id: peer("server"),
+                document_id: alone,
+                data: request.encode(),
+            },
+            may_write: true,
+        },
+    );
+    for reply in syncs_to(&settle(&mut server, &mut disk, 5, effects), "c2") {
+        c2.receive_sync_message(&mut c2_state, reply).unwrap();
+    }
+    sync_with_server(
+        &mut server,
+        &mut disk,
+        6,
+        "c2",
+        alone,
+        &mut c2,
+        &mut c2_state,
+    );
+    assert_eq!(c2.get_heads(), replicas[0].get_heads());
+    assert_eq!(
+        c2.get(automerge::ROOT, "title")
+            .unwrap()
+            .unwrap()
+            .0
+            .as_str(),
+        Some("mission 0")
+    );
+    // A document with changes not yet durable is kept until they are.
+    let mut tx = c2.transaction();
+    tx.put(automerge::ROOT, "n", 7).unwrap();
+    tx.commit();
+    let edit = c2.generate_sync_message(&mut c2_state).unwrap();
+    let effects = server.handle(
+        Millis(7),
+        Event::Received {
+            from: peer("c2"),
+            message: Message::Sync {
+                sender_id: peer("c2"),
+                target_id: peer("server"),
+                document_id: alone,
+                data: edit.encode(),
+            },
+            may_write: true,
+        },
+    );
+    let appends: Vec<_> = effects
+        .into_iter()
+        .filter_map(|e| match e {
+            Effect::Storage(task) => Some(task),
+            _ => None,
+        })
+        .collect();
+    assert!(!appends.is_empty(), "the edit is stored");
+    server.handle(Millis(8), Event::PeerDisconnected { peer: peer("c2") });
+    assert!(server.document(&alone).is_some(), "not durable yet: kept");
+    for task in appends {
+        let result = disk.run(task);
+        let effects = server.handle(Millis(9), Event::Storage(result));
+        settle(&mut server, &mut disk, 9, effects);
+    }
+    server.handle(Millis(10), Event::Tick);
+    assert!(
+        server.document(&alone).is_none(),
+        "durable and unheld: evicted"
+    );
+    let effects = server.open(Millis(11), alone);
+    settle(&mut server, &mut disk, 11, effects);
+    assert_eq!(server.document(&alone).unwrap().get_heads(), c2.get_heads());
+}
+
+#[test]
+fn without_evict_when_unheld_a_leaving_peers_documents_stay_until_idle() {
+    let mut config = EngineConfig::new(peer("client"));
+    config.seed = 12;
+    config.evict_idle_after_ms = 60_000;
+    let mut client = Engine::new(config);
+    let mut disk = Disk::default();
+    client.handle(
+        Millis(0),
+        Event::PeerConnected {
+            peer: peer("server"),
+            role: PeerRole::Announce,
+        },
+    );
+    let (doc, effects) = client.create_document(Millis(0));
+    settle(&mut client, &mut disk, 0, effects);
+    client.handle(
+        Millis(1),
+        Event::PeerDisconnected {
+            peer: peer("server"),
+        },
+    );
+    client.handle(Millis(2), Event::Tick);
+    assert!(client.document(&doc).is_some());
+    client.handle(Millis(60_002), Event::Tick);
+    assert!(client.document(&doc).is_none());
 }
 
 #[test]

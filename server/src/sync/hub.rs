@@ -140,17 +140,21 @@ struct HubTask {
     next_delta: u64,
     /// Who the HTTP batch-sync peers are, for authorship (with how many requests are open).
     http_principals: HashMap<PeerId, (Principal, usize)>,
-    /// Documents in memory at the last tick, to notice evictions.
-    loaded_at_last_tick: usize,
+    /// Documents in memory after the last command or tick, to notice evictions.
+    loaded: usize,
     /// When freed memory was last given back to the OS.
     last_trim: Instant,
-    /// Whether commands came since the last trim, and since the last tick.
-    worked_since_trim: bool,
-    worked_this_tick: bool,
+    /// Whether memory may have been freed (commands handled, documents evicted) since the
+    /// last trim.
+    freed_since_trim: bool,
 }
 
-/// At most one `malloc_trim` this often.
-const TRIM_INTERVAL: Duration = Duration::from_secs(2);
+/// Freed memory goes back to the OS once no command came for this long (a burst is over)...
+const QUIET_BEFORE_TRIM: Duration = Duration::from_millis(150);
+/// ...and not more often than this, so that a trickle of commands does not trim after each.
+const TRIM_INTERVAL: Duration = Duration::from_secs(1);
+/// Under a load that never pauses, still every so often.
+const BUSY_TRIM_INTERVAL: Duration = Duration::from_secs(30);
 
 impl Hub {
     /// Starts the hub task on the current tokio runtime, and its storage thread.
@@ -170,6 +174,9 @@ impl Hub {
         let mut engine_config = EngineConfig::new(server_peer_id.clone());
         engine_config.max_loaded_documents = config.max_loaded_documents;
         engine_config.evict_idle_after_ms = config.evict_idle_after.as_millis() as u64;
+        // A client that disconnects leaves nothing in memory: its documents are evicted
+        // once durable (reloading one from the store costs ~0.1 ms).
+        engine_config.evict_when_unheld = true;
         if let Some(seed) = config.seed {
             engine_config.seed = seed;
         }
@@ -191,10 +198,9 @@ impl Hub {
             deltas: HashMap::new(),
             next_delta: 0,
             http_principals: HashMap::new(),
-            loaded_at_last_tick: 0,
+            loaded: 0,
             last_trim: Instant::now(),
-            worked_since_trim: false,
-            worked_this_tick: false,
+            freed_since_trim: false,
         };
         tokio::spawn(task.run(receiver, config.tick_interval));
         Self {
@@ -267,6 +273,11 @@ impl HubTask {
     async fn run(mut self, mut receiver: mpsc::Receiver<Command>, tick_interval: Duration) {
         let mut tick = tokio::time::interval(tick_interval);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // When to give freed memory back (see `release_memory`); pushed back by every
+        // command. Not with inline storage: simulations replay the same events without it.
+        let release_at = tokio::time::sleep(QUIET_BEFORE_TRIM);
+        tokio::pin!(release_at);
+        let releases = !self.writer.is_inline();
         loop {
             // Biased, ticks first: `select!` otherwise picks at random among ready branches,
             // which a simulation cannot replay. A tick is ready once per interval, so it
@@ -276,35 +287,57 @@ impl HubTask {
                 _ = tick.tick() => {
                     let effects = self.engine.handle(self.now(), Event::Tick);
                     self.effects(effects);
-                    let loaded = self.engine.loaded_documents().count();
-                    self.metrics.documents_loaded.store(loaded as u64, Ordering::Relaxed);
-                    self.release_memory_when_quiet(loaded);
+                    self.count_loaded();
+                    self.metrics.documents_loaded.store(self.loaded as u64, Ordering::Relaxed);
+                    if releases
+                        && self.freed_since_trim
+                        && self.last_trim.elapsed() >= BUSY_TRIM_INTERVAL
+                    {
+                        self.release_memory();
+                    }
+                }
+                _ = &mut release_at, if releases && self.freed_since_trim => {
+                    let next_allowed = self.last_trim + TRIM_INTERVAL;
+                    if Instant::now() >= next_allowed {
+                        self.release_memory();
+                    } else {
+                        release_at.as_mut().reset(next_allowed);
+                    }
                 }
                 command = receiver.recv() => {
                     let Some(command) = command else { break };
+                    let disconnect = matches!(command, Command::Disconnect { .. });
                     self.command(command);
+                    if disconnect {
+                        // The engine evicts a leaving client's documents at once.
+                        self.count_loaded();
+                    }
+                    if releases {
+                        release_at.as_mut().reset(Instant::now() + QUIET_BEFORE_TRIM);
+                    }
                 }
             }
             self.run_inline_storage();
         }
     }
 
-    /// Once a burst of work is over (a tick without commands after some), or documents have
-    /// been evicted (at most every [`TRIM_INTERVAL`]), gives the memory they held back to the
-    /// OS (see [`memory`](super::memory)). A burst ends at most once per quiet tick, so the
-    /// first is not rate-limited: the memory comes back as soon as the server is quiet.
-    fn release_memory_when_quiet(&mut self, loaded: usize) {
-        let evicted = loaded < self.loaded_at_last_tick;
-        self.loaded_at_last_tick = loaded;
-        let burst_over = self.worked_since_trim && !self.worked_this_tick;
-        self.worked_this_tick = false;
-        if burst_over || (evicted && self.last_trim.elapsed() >= TRIM_INTERVAL) {
-            self.last_trim = Instant::now();
-            self.worked_since_trim = false;
-            if !self.writer.is_inline() {
-                tokio::task::spawn_blocking(super::memory::release_free_memory);
-            }
+    /// Counts the documents in memory; an eviction frees memory.
+    fn count_loaded(&mut self) {
+        let loaded = self.engine.loaded_documents().count();
+        if loaded < self.loaded {
+            self.freed_since_trim = true;
         }
+        self.loaded = loaded;
+    }
+
+    /// Gives freed memory back to the OS (see [`memory`](super::memory)): glibc keeps what a
+    /// burst of work freed, and the server's RSS would stay near its peak. Called once no
+    /// command came for [`QUIET_BEFORE_TRIM`] after some work or evictions (at most every
+    /// [`TRIM_INTERVAL`]), and every [`BUSY_TRIM_INTERVAL`] under a load that never pauses.
+    fn release_memory(&mut self) {
+        self.last_trim = Instant::now();
+        self.freed_since_trim = false;
+        tokio::task::spawn_blocking(super::memory::release_free_memory);
     }
 
     /// With [`HubConfig::inline_storage`]: writes, flushes and answers the jobs queued, and
@@ -322,8 +355,7 @@ impl HubTask {
     }
 
     fn command(&mut self, command: Command) {
-        self.worked_since_trim = true;
-        self.worked_this_tick = true;
+        self.freed_since_trim = true;
         let now = self.now();
         match command {
             Command::Connect {

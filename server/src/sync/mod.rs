@@ -5,6 +5,7 @@ pub(crate) mod batch_http;
 mod feed;
 mod hub;
 mod memory;
+pub use memory::fix_mmap_threshold;
 mod metrics;
 pub(crate) mod websocket;
 mod writer;
