@@ -20,7 +20,7 @@
 //! [`Storage::scan_prefix`] returns its whole result at once: memory stays bounded by the
 //! largest document (its chunks and authorship records) plus one short id per document. The
 //! key spaces are listed in this module (`DOCUMENT_SPACES`, `AUTHORSHIP`, `WHOLE_SPACES`); a
-//! new one must be added there (the round-trip test `server/tests/backup_roundtrip.rs`
+//! new one must be added there (the round-trip test `server/tests/it/backup_roundtrip.rs`
 //! compares full scans of the source and the restored store, so it fails when data is left
 //! out).
 //!

@@ -1,6 +1,6 @@
 //! Helpers shared by the tests that drive the real `passerelle-server` binary.
 //!
-//! Each test file compiles this module on its own and uses only part of it.
+//! Compiled once into the `it` test binary (tests/it/main.rs); each test module uses part of it.
 #![allow(dead_code)]
 
 use std::path::Path;

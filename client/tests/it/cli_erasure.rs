@@ -1,7 +1,7 @@
 //! `passerelle actor export|erase` end to end: the real `passerelle` binary, a real server on
 //! 127.0.0.1 (in this process, over sled), and replicas that sync through it.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Output, Stdio};

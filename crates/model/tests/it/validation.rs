@@ -1,7 +1,7 @@
 //! Invalid input and invalid stored data give errors that name the field; Arabic text
 //! round-trips exactly through save and load.
 
-mod common;
+use crate::common;
 
 use automerge::transaction::Transactable;
 use automerge::{AutoCommit, ObjType, ROOT, ReadDoc};

@@ -2,7 +2,7 @@
 //! store restores key for key; a running server sends its backup through the admin endpoint,
 //! also while clients write to it.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::fs;

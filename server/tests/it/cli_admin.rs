@@ -1,7 +1,7 @@
 //! End to end, with the real binary: admin commands on a stopped store, then through a
 //! running server (`serve --listen 127.0.0.1:0`), then a clean SIGTERM shutdown.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::{Path, PathBuf};

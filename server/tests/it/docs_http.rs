@@ -2,7 +2,7 @@
 //! `passerelle-server` binary on 127.0.0.1 over its sled store, users made with its own
 //! `user add` command, documents written over `POST /v1/sync`.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Child, Command, Stdio};

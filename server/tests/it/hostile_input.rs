@@ -10,7 +10,7 @@
 //! document (`sync_ws.rs`, `sync_http.rs`); malformed bodies and document ids on `/v1/sync`
 //! (`sync_http.rs::access_rules_apply_to_every_document_of_a_batch`).
 
-mod common;
+use crate::common;
 
 use std::num::NonZeroU64;
 use std::path::PathBuf;

@@ -1,7 +1,7 @@
 //! `passerelle history` and `passerelle share` end to end: the real binary against a real
 //! server running in this test process (sled, 127.0.0.1).
 
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -1,7 +1,7 @@
 //! `passerelle sync`, `status` and `watch` end to end: the real binary against a real server
 //! running in this test process; and kill -9 in the middle of a sync.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead as _, BufReader};

@@ -2,7 +2,7 @@
 //! the requests, edits the replica between steps, retries after a transient failure as the
 //! pass asks, and may drop a pass half-way.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

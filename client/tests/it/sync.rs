@@ -2,7 +2,7 @@
 //! two replicas converge, new documents are discovered, only what changed moves, a faulty
 //! link costs retries and nothing else, refusals are recorded.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::time::Duration;

@@ -3,7 +3,7 @@
 //! and references to an erased actor: the real `passerelle` binary, two replicas, and a real
 //! server running in this test process.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

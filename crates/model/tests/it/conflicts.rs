@@ -1,7 +1,7 @@
 //! Concurrent writes of single values are conflicts: listed with who set each value and
 //! when, gone once resolved, the resolution recorded in the document.
 
-mod common;
+use crate::common;
 
 use common::{at, claire, p, replica, samira, sync};
 use jiff::civil::date;

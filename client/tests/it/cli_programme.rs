@@ -2,7 +2,7 @@
 //! `conflicts`, `resolve`, `today`) end to end: the real `passerelle` binary, two replicas,
 //! and a real server running in this test process.
 
-mod common;
+use crate::common;
 
 use common::TestServer;
 use common::programme_cli::{command, created, date_in, fails, json, ok, sync, text};

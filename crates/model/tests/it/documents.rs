@@ -1,7 +1,7 @@
 //! For each document type: two replicas edit text, lists, sets and single values
 //! concurrently; merged, they give the expected document.
 
-mod common;
+use crate::common;
 
 use common::{at, claire, p, replica, samira, sync};
 use jiff::civil::date;

@@ -1,7 +1,7 @@
 //! `passerelle report …` and `passerelle export csv …` end to end: the real binary on a real
 //! replica on disk, the programme built with the CLI's own verbs. Reports need no server.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::process::{Command, Output};

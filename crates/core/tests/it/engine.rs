@@ -1,6 +1,6 @@
 //! Unit-level behaviour of the sans-IO engine, each rule of its invariants pinned down.
 
-mod support;
+use crate::support;
 use support::Disk;
 
 use automerge::sync::{self, SyncDoc};

@@ -2,7 +2,7 @@
 //! and from a running `SyncLoop` on a channel — against a real server (in-process, sled,
 //! 127.0.0.1), with a viewer's token so that a change is refused.
 
-mod common;
+use crate::common;
 
 use std::sync::Arc;
 use std::sync::mpsc;

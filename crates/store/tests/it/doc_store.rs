@@ -1,7 +1,7 @@
 //! `DocStore` on real backends: compaction, concurrency, corruption, listing and erasure, and
 //! the sled backend's lock.
 
-mod support;
+use crate::support;
 
 use std::collections::HashSet;
 use std::sync::Arc;

@@ -4,7 +4,7 @@
 //! The child is this test binary run again with `--exact crash_child` and the directory in
 //! `PASSERELLE_CRASH_DIR`. `PASSERELLE_TEST_SEED` replays the kill delays of a failed run.
 
-mod support;
+use crate::support;
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};

@@ -11,7 +11,7 @@
 //!   whole saves;
 //! - a malformed change held for a missing dependency is caught when the dependency arrives.
 
-mod support;
+use crate::support;
 use std::num::NonZeroU64;
 use std::panic::{AssertUnwindSafe, catch_unwind};
 use support::Disk;

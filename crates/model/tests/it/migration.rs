@@ -1,7 +1,7 @@
 //! Schema 1 (the untyped JSON shape `passerelle new --json` wrote, as in the demo) is
 //! migrated to the current schema when a document is opened.
 
-mod common;
+use crate::common;
 
 use automerge::transaction::Transactable;
 use automerge::{AutoCommit, ObjType, ROOT, ReadDoc};

@@ -1,7 +1,7 @@
 //! `SyncLoop` against a real server: backs off while the server cannot be reached, catches
 //! up, then delivers changes made elsewhere live and sends local edits.
 
-mod common;
+use crate::common;
 
 use std::sync::mpsc;
 use std::time::{Duration, Instant};

@@ -2,7 +2,7 @@
 //! and data directories that must not be restored into (not empty, in use): each is refused
 //! with a message that says why, and nothing is written.
 
-mod common;
+use crate::common;
 
 use std::fs;
 use std::path::{Path, PathBuf};

@@ -1,6 +1,6 @@
 //! The limits of `serve` are set on its command line, and bad values are refused up front.
 
-mod common;
+use crate::common;
 
 use common::{ServeProcess, run, stderr, stdout};
 
