@@ -5,16 +5,23 @@ use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 
-/// The server binary, built with the same profile into the same target directory as the
-/// client under test. `cargo test --workspace` builds it already; `cargo test -p
-/// passerelle-client` does not build other packages' binaries, so it is built here (a no-op
-/// when it is up to date).
+/// The server binary, from the same profile and target directory as the client under test.
+/// `cargo test --workspace` (scripts/test, CI) has built it already: it is used as it is.
+/// `cargo test -p passerelle-client` does not build other packages' binaries, so when it is
+/// missing it is built here. Not rebuilt when present: `cargo build -p passerelle-server`
+/// resolves features for that package alone, so inside a workspace test run it would build
+/// the whole dependency tree a second time.
 fn server_binary() -> PathBuf {
     static BUILT: OnceLock<PathBuf> = OnceLock::new();
     BUILT
         .get_or_init(|| {
             let client = PathBuf::from(env!("CARGO_BIN_EXE_passerelle"));
             let profile_dir = client.parent().unwrap().to_path_buf();
+            let existing =
+                profile_dir.join(format!("passerelle-server{}", std::env::consts::EXE_SUFFIX));
+            if existing.is_file() {
+                return existing;
+            }
             let target_dir = profile_dir.parent().unwrap();
             let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
             let status = Command::new(cargo)
