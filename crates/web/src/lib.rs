@@ -29,15 +29,24 @@
 //! - `edit`: an edit from a page, made on a fork at the page's heads, then merged.
 //! - `pages/`: the HTML: `layout` (frame, sync badge, language switch), `dashboard`,
 //!   `mission`, and the sign-in and message pages.
+//! - `published`: [`Published`], what the public page may show of a published project or
+//!   mission (and nothing else), chosen and cut down the same way by both backends.
+//! - `pages/public`, `pages/history`, `pages/reports`: the public page, a document's history
+//!   and the dashboard's recent changes, report downloads.
 //! - `lang`: [`Lang`] (French default, English, Arabic right to left) and the labels.
 
 mod backend;
 mod edit;
 mod lang;
 mod pages;
+mod public_routes;
+mod published;
 mod routes;
 mod session;
+#[cfg(test)]
+mod test_backend;
 
-pub use backend::{Applied, Backend, BackendError, LiveEvent, SyncView};
+pub use backend::{Applied, Authored, Backend, BackendError, LiveEvent, SyncView};
 pub use lang::Lang;
+pub use published::{Published, PublishedKind, organisation_name};
 pub use routes::{WebOptions, router};

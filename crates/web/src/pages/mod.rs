@@ -8,8 +8,11 @@
 //!   types, and small helpers.
 
 pub(crate) mod dashboard;
+pub(crate) mod history;
 pub(crate) mod layout;
 pub(crate) mod mission;
+pub(crate) mod public;
+pub(crate) mod reports;
 
 use std::fmt::Display;
 
@@ -33,6 +36,7 @@ pub(crate) fn sign_in(lang: Lang, failed: bool) -> Markup {
             p.help { (lang.t("sign_in_help")) }
             button type="submit" { (lang.t("sign_in")) }
         }
+        p.public-link { a href="/public" { (lang.t("public_page")) } }
     }
 }
 
