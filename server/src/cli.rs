@@ -107,6 +107,11 @@ pub(crate) struct LimitArgs {
     /// engine within its own budget; this only needs to hold hot index pages.
     #[arg(long, value_name = "MIB", env = "PASSERELLE_STORE_CACHE_MIB")]
     pub(crate) store_cache_mib: Option<u64>,
+    /// Mark the web pages' cookies Secure (sent over https only). Use it when people reach
+    /// the server over https (directly or through a reverse proxy); over plain http the
+    /// browser would then drop the session cookie.
+    #[arg(long, env = "PASSERELLE_SECURE_COOKIES")]
+    pub(crate) secure_cookies: bool,
 }
 
 impl LimitArgs {
@@ -141,6 +146,7 @@ impl LimitArgs {
         if let Some(n) = positive(self.outbox_capacity, "outbox-capacity")? {
             config.hub.outbox_capacity = n;
         }
+        config.secure_cookies = self.secure_cookies;
         Ok(config)
     }
 

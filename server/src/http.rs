@@ -47,6 +47,9 @@ pub struct ServerConfig {
     pub token_recheck_interval: Duration,
     /// The sync hub's settings: memory budget, eviction, outbox sizes.
     pub hub: HubConfig,
+    /// Mark the web pages' cookies `Secure` (the server is reached over https, e.g. behind
+    /// a reverse proxy): `serve --secure-cookies`.
+    pub secure_cookies: bool,
 }
 
 impl Default for ServerConfig {
@@ -56,6 +59,7 @@ impl Default for ServerConfig {
             max_message_bytes: 64 * 1024 * 1024,
             token_recheck_interval: Duration::from_secs(30),
             hub: HubConfig::default(),
+            secure_cookies: false,
         }
     }
 }
@@ -142,7 +146,7 @@ pub fn app(state: AppState) -> Router {
     let body_limit = state.config.max_request_body_bytes;
     let pages = passerelle_web::router(
         Arc::clone(&state.pages),
-        passerelle_web::WebOptions::server(),
+        passerelle_web::WebOptions::server().with_secure_cookies(state.config.secure_cookies),
     );
     Router::new()
         .route("/healthz", get(healthz))
