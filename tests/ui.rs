@@ -815,3 +815,243 @@ fn the_programme_pages_in_a_browser_list_search_and_edit() {
         "{journal}"
     );
 }
+
+/// A project made with the CLI by `replica` (with a budget line), synced; its id.
+fn synced_project(replica: &CliReplica, code: &str, title: &str, amount: &str) -> String {
+    let out = replica.run_ok(&[
+        "project",
+        "new",
+        "--code",
+        code,
+        "--title",
+        title,
+        "--start",
+        "2026-01-01",
+        "--partner",
+        "RADEEO",
+    ]);
+    let id = out.lines().last().unwrap_or_default().trim().to_owned();
+    replica.run_ok(&["project", "budget", "add", code, "Personnel", amount, "EUR"]);
+    replica.run_ok(&["sync"]);
+    id
+}
+
+/// The text of the section `id` of a page (up to the end of the page).
+fn section<'a>(page: &'a str, id: &str) -> &'a str {
+    let start = page
+        .find(&format!("id=\"{id}\""))
+        .unwrap_or_else(|| panic!("no section {id}: {page}"));
+    &page[start..]
+}
+
+#[test]
+fn the_public_page_history_reports_and_recent_changes_over_http() {
+    let server = TestServer::start();
+    let claire = server.add_user("claire", "ville-de-lille", Role::Editor);
+    let karim = server.add_user("karim", "commune-oujda", Role::Editor);
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let replica = CliReplica::new(dir.path().join("claire"));
+    init(&replica, &server, &claire, "claire");
+    let published = synced_project(&replica, "PAED", "Plan énergie Oujda", "98765");
+    let private = synced_project(&replica, "SECRET", "Projet interne confidentiel", "4321");
+    let mission = synced_mission(&replica);
+    let out = replica.run_ok(&["project", "publish", "PAED"]);
+    assert!(out.contains(&published), "{out}");
+    replica.run_ok(&["sync"]);
+
+    // Signed out: the published project, nothing private, no budget, no session started.
+    let anonymous = Client::new();
+    let response = anonymous
+        .get(format!("{}/public", server.url))
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers().get(header::SET_COOKIE).is_none());
+    let page = response.text().unwrap();
+    assert!(page.contains("Plan énergie Oujda"), "{page}");
+    assert!(page.contains("RADEEO"), "{page}");
+    for secret in [
+        "Projet interne confidentiel",
+        "98765",
+        "765,00",
+        "765.00",
+        "4321",
+        "Personnel",
+        "Mission PAED à Oujda",
+        private.as_str(),
+        mission.as_str(),
+    ] {
+        assert!(!page.contains(secret), "{secret} leaked: {page}");
+    }
+    // Publishing the mission shows its public fields; withdrawing the project hides it.
+    replica.run_ok(&["mission", "publish", &mission]);
+    replica.run_ok(&["project", "publish", "PAED", "--undo"]);
+    replica.run_ok(&["sync"]);
+    let page = anonymous
+        .get(format!("{}/public/en", server.url))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(page.contains("Mission PAED à Oujda"), "{page}");
+    assert!(page.contains("Lille → Oujda"), "{page}");
+    assert!(page.contains("Préparer la visite de la régie."), "{page}");
+    assert!(!page.contains("Plan énergie Oujda"), "withdrawn: {page}");
+    assert!(page.contains("lang=\"en\""), "{page}");
+
+    // History: every change with the user whose sync delivered it, newest first.
+    let lille = signed_in(&server, &claire);
+    let page = lille
+        .get(format!("{}/doc/{published}/history", server.url))
+        .send()
+        .unwrap();
+    assert_eq!(page.status(), 200);
+    let page = page.text().unwrap();
+    let rows = section(&page, "history");
+    assert!(rows.matches("<tr data-change=").count() >= 3, "{rows}");
+    assert!(rows.contains("claire (vous)"), "{rows}");
+    let doc_page = lille
+        .get(format!("{}/doc/{published}", server.url))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        doc_page.contains(&format!("/doc/{published}/history")),
+        "{doc_page}"
+    );
+    // Recent changes on the dashboard, with who made them.
+    let dashboard = lille
+        .get(format!("{}/", server.url))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let recent = section(&dashboard, "recent-changes");
+    assert!(
+        recent.contains("Plan énergie Oujda") && recent.contains("claire"),
+        "{recent}"
+    );
+
+    // Reports: the periodic workbook and text, for those who may read the project only.
+    let response = lille
+        .get(format!(
+            "{}/projects/{published}/report/2026/xlsx",
+            server.url
+        ))
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()[header::CONTENT_TYPE],
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    );
+    assert_eq!(
+        response.headers()[header::CONTENT_DISPOSITION],
+        "attachment; filename=\"PAED-2026.xlsx\""
+    );
+    let bytes = response.bytes().unwrap().to_vec();
+    let mut book: calamine::Xlsx<_> =
+        calamine::open_workbook_from_rs(std::io::Cursor::new(bytes)).expect("an xlsx");
+    use calamine::Reader as _;
+    let names = book.sheet_names();
+    let budget_sheet = names
+        .iter()
+        .find(|n| n.starts_with("Budget"))
+        .expect("a budget sheet")
+        .clone();
+    let budget = book.worksheet_range(&budget_sheet).unwrap();
+    let cells: Vec<String> = budget.rows().flatten().map(|c| c.to_string()).collect();
+    assert!(cells.iter().any(|c| c == "Personnel"), "{cells:?}");
+    assert!(cells.iter().any(|c| c.contains("98765")), "{cells:?}");
+    let text = lille
+        .get(format!(
+            "{}/projects/{published}/report/2026-Q1/md",
+            server.url
+        ))
+        .send()
+        .unwrap();
+    assert_eq!(
+        text.headers()[header::CONTENT_TYPE],
+        "text/markdown; charset=utf-8"
+    );
+    let text = text.text().unwrap();
+    assert!(text.contains("Plan énergie Oujda"), "{text}");
+    let oujda = signed_in(&server, &karim);
+    for path in [
+        format!("/projects/{published}/report/2026/xlsx"),
+        format!("/doc/{mission}/report/md"),
+        format!("/doc/{published}/history"),
+    ] {
+        let denied = oujda.get(format!("{}{path}", server.url)).send().unwrap();
+        assert_eq!(denied.status(), 404, "{path}");
+    }
+    let dashboard = oujda
+        .get(format!("{}/", server.url))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        !section(&dashboard, "recent-changes").contains("Plan énergie"),
+        "{dashboard}"
+    );
+}
+
+#[test]
+fn a_signed_out_browser_sees_a_mission_once_it_is_published_and_its_history_names_the_editor() {
+    if !browser_ready() {
+        return;
+    }
+    let server = TestServer::start();
+    let claire = server.add_user("claire", "ville-de-lille", Role::Editor);
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let replica = CliReplica::new(dir.path().join("claire"));
+    init(&replica, &server, &claire, "claire");
+    synced_project(&replica, "PAED", "Plan énergie Oujda", "98765");
+    replica.run_ok(&["project", "publish", "PAED"]);
+    let mission = synced_mission(&replica);
+    replica.run_ok(&["sync"]);
+    let title = "Mission PAED à Oujda";
+    let mut args = vec![
+        "public",
+        "--url",
+        &server.url,
+        "--token",
+        &claire,
+        "--doc",
+        &mission,
+        "--title",
+        title,
+    ];
+    let shots = std::env::var("PASSERELLE_SCREENSHOTS").ok();
+    if let Some(shots) = &shots {
+        args.extend(["--shots", shots.as_str()]);
+    }
+    let seen = browser(&server, &args);
+    let before = seen["before"].as_str().unwrap_or_default();
+    assert!(before.contains("Plan énergie Oujda"), "{seen}");
+    assert!(!before.contains(title), "private until ticked: {seen}");
+    assert_eq!(
+        seen["signInShown"], 0,
+        "no sign-in on the public page: {seen}"
+    );
+    assert_eq!(seen["cookiesBefore"], 0, "no cookie for a visitor: {seen}");
+    assert_eq!(seen["visitorSignOut"], 0, "{seen}");
+    assert_eq!(seen["checkedBefore"], false, "{seen}");
+    assert_eq!(seen["saved"], true, "{seen}");
+    assert_eq!(seen["shown"], true, "{seen}");
+    let after = seen["after"].as_str().unwrap_or_default();
+    assert!(
+        !after.contains("98765") && !after.contains("Personnel"),
+        "{seen}"
+    );
+    assert!(seen["historyRows"].as_u64().unwrap_or(0) >= 2, "{seen}");
+    assert!(
+        seen["firstWho"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("claire"),
+        "the newest change (the checkbox) is claire's: {seen}"
+    );
+}

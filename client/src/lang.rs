@@ -114,6 +114,16 @@ const MESSAGES: &[(&str, &str, &str)] = &[
     ("added", "ajouté à {0} : {1}", "added to {0}: {1}"),
     ("updated", "modifié : {0}", "updated: {0}"),
     (
+        "published",
+        "publié sur la page publique : {0}",
+        "published on the public page: {0}",
+    ),
+    (
+        "unpublished",
+        "retiré de la page publique : {0}",
+        "withdrawn from the public page: {0}",
+    ),
+    (
         "nothing_to_change",
         "rien à modifier : donnez au moins une option (--status, --title…)",
         "nothing to change: give at least one option (--status, --title…)",

@@ -19,7 +19,10 @@ use passerelle_client::{
     ClientError, HttpTransport, LoopConfig, LoopEvent, Replica, ReplicaEvent, StopSignal, SyncLoop,
 };
 use passerelle_core::DocumentId;
-use passerelle_web::{Applied, Backend, BackendError, LiveEvent, SyncView, WebOptions};
+use passerelle_web::{
+    Applied, Authored, Backend, BackendError, LiveEvent, Published, SyncView, WebOptions,
+    organisation_name,
+};
 use tokio::sync::{broadcast, watch};
 
 /// How long a request waits for the replica while a sync pass holds it.
@@ -319,6 +322,99 @@ impl Backend for UiBackend {
         let pages = Arc::clone(&self.0);
         let _ = tokio::task::spawn_blocking(move || pages.refresh_unsynced()).await;
         Ok(Applied::Saved)
+    }
+
+    async fn published(&self, limit: usize) -> Result<Vec<Published>, BackendError> {
+        self.blocking(move |replica| {
+            let load = |replica: &mut Replica, id: DocumentId| {
+                let bytes = replica.export_automerge(id)?;
+                AutoCommit::load(&bytes).map_err(|e| ClientError::InvalidAutomerge(e.to_string()))
+            };
+            let mut out = Vec::new();
+            for summary in replica.list()? {
+                if out.len() >= limit {
+                    break;
+                }
+                if summary.problem.is_some()
+                    || !matches!(summary.doc_type.as_deref(), Some("project" | "mission"))
+                {
+                    continue;
+                }
+                let mut doc = load(replica, summary.id)?;
+                if let Some(published) = Published::from_doc(summary.id, &mut doc) {
+                    out.push(published);
+                }
+            }
+            let named: std::collections::BTreeSet<DocumentId> = out
+                .iter()
+                .flat_map(|p: &Published| p.partner_ids().iter().copied())
+                .collect();
+            let mut names = std::collections::HashMap::new();
+            for id in named {
+                match load(replica, id) {
+                    Ok(mut doc) => {
+                        if let Some(name) = organisation_name(&mut doc) {
+                            names.insert(id, name);
+                        }
+                    }
+                    Err(ClientError::UnknownDocument(_)) => {}
+                    Err(error) => return Err(error),
+                }
+            }
+            for published in &mut out {
+                published.resolve(&names);
+            }
+            Ok(out)
+        })
+        .await
+    }
+
+    /// Here, only the local changes the server has not confirmed yet are known to be the
+    /// local user's; the others are shown without a name (the server's pages name them).
+    async fn authors(
+        &self,
+        _reader: &String,
+        ids: Vec<DocumentId>,
+    ) -> Result<
+        std::collections::HashMap<DocumentId, std::collections::HashMap<ChangeHash, Authored>>,
+        BackendError,
+    > {
+        let user = self.0.user.clone();
+        self.blocking(move |replica| {
+            let mut out = std::collections::HashMap::new();
+            for id in ids {
+                let status = match replica.sync_status(id) {
+                    Ok(status) => status,
+                    Err(ClientError::UnknownDocument(_)) => continue,
+                    Err(error) => return Err(error),
+                };
+                let bytes = replica.export_automerge(id)?;
+                let mut doc = AutoCommit::load(&bytes)
+                    .map_err(|e| ClientError::InvalidAutomerge(e.to_string()))?;
+                let confirmed: Vec<ChangeHash> = status
+                    .confirmed_heads
+                    .unwrap_or_default()
+                    .into_iter()
+                    .filter(|h| doc.get_change_by_hash(h).is_some())
+                    .collect();
+                let mine = doc
+                    .get_changes_meta(&confirmed)
+                    .iter()
+                    .map(|meta| {
+                        (
+                            meta.hash,
+                            Authored {
+                                who: user.clone(),
+                                at: None,
+                            },
+                        )
+                    })
+                    .collect();
+                out.insert(id, mine);
+            }
+            Ok(out)
+        })
+        .await
     }
 
     fn sync_view(&self) -> SyncView {

@@ -163,6 +163,11 @@ pub(crate) struct LimitArgs {
     /// Bytes per second a request body must average past its first seconds (default 1024).
     #[arg(long, value_name = "BYTES", env = "PASSERELLE_REQUEST_BODY_MIN_RATE")]
     pub(crate) request_body_min_rate: Option<u64>,
+    /// Mark the web pages' cookies Secure (sent over https only). Use it when people reach
+    /// the server over https (directly or through a reverse proxy); over plain http the
+    /// browser would then drop the session cookie.
+    #[arg(long, env = "PASSERELLE_SECURE_COOKIES")]
+    pub(crate) secure_cookies: bool,
 }
 
 impl LimitArgs {
@@ -203,6 +208,7 @@ impl LimitArgs {
         if let Some(rate) = positive(self.request_body_min_rate, "request-body-min-rate")? {
             config.body_deadline.min_bytes_per_sec = rate;
         }
+        config.secure_cookies = self.secure_cookies;
         Ok(config)
     }
 

@@ -49,6 +49,9 @@ pub struct ServerConfig {
     pub hub: HubConfig,
     /// How long a request body may take to arrive (slow uploads).
     pub body_deadline: crate::body_deadline::BodyDeadline,
+    /// Mark the web pages' cookies `Secure` (the server is reached over https, e.g. behind
+    /// a reverse proxy): `serve --secure-cookies`.
+    pub secure_cookies: bool,
 }
 
 impl Default for ServerConfig {
@@ -59,6 +62,7 @@ impl Default for ServerConfig {
             token_recheck_interval: Duration::from_secs(30),
             hub: HubConfig::default(),
             body_deadline: crate::body_deadline::BodyDeadline::default(),
+            secure_cookies: false,
         }
     }
 }
@@ -146,7 +150,7 @@ pub fn app(state: AppState) -> Router {
     let body_deadline = state.config.body_deadline;
     let pages = passerelle_web::router(
         Arc::clone(&state.pages),
-        passerelle_web::WebOptions::server(),
+        passerelle_web::WebOptions::server().with_secure_cookies(state.config.secure_cookies),
     );
     Router::new()
         .route("/healthz", get(healthz))

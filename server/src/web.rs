@@ -5,20 +5,33 @@
 //! document its reader could not sync, an edit by a reader is refused as a sync would be,
 //! and every edit gets its authorship record and its entry in the changes feed. Live events
 //! follow the changes feed.
+//!
+//! The public page reads without a user: through the hub as the peer `public~web` (no user's
+//! peer name has that form), read-only, and only [`Published`] views leave
+//! [`ServerPages::published`] — projects and missions whose `public` is true, cut down to
+//! their public fields, and the names of the organisations they name as partners. The list
+//! is computed once per position of the changes feed (every change, grant and erasure moves
+//! it), so an anonymous visitor cannot make the server read every document on each request.
 
+use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
 use automerge::{AutoCommit, ChangeHash};
 use passerelle_core::{DeltaOutcome, DeltaRequest, DocumentId, PeerId};
-use passerelle_web::{Applied, Backend, BackendError, LiveEvent, SyncView};
+use passerelle_web::{
+    Applied, Authored, Backend, BackendError, LiveEvent, Published, SyncView, organisation_name,
+};
 use tokio::sync::{broadcast, watch};
 
 use crate::auth::AuthStore;
-use crate::auth::{Access, Principal, access_for};
+use crate::auth::{Access, OrgName, Principal, Role, UserName, access_for};
 use crate::sync::{Since, SyncState};
 
 /// How many live events wait for a slow page before it is told to refresh instead.
 const LIVE_CAPACITY: usize = 1_024;
+
+/// The most documents the public page's list may name as partners (each one read).
+const MAX_PARTNER_READS: usize = 1_000;
 
 /// The server's [`Backend`].
 #[derive(Debug)]
@@ -26,6 +39,8 @@ pub(crate) struct ServerPages {
     auth: Arc<AuthStore>,
     sync: SyncState,
     events: broadcast::Sender<LiveEvent>,
+    /// The public page's list and the feed position it was computed at.
+    published: tokio::sync::Mutex<Option<(u64, Vec<Published>)>>,
 }
 
 impl ServerPages {
@@ -36,7 +51,12 @@ impl ServerPages {
         let feed = Arc::clone(&sync.feed);
         let sender = events.clone();
         let mut closing = sync.closing.subscribe();
-        let pages = Arc::new(Self { auth, sync, events });
+        let pages = Arc::new(Self {
+            auth,
+            sync,
+            events,
+            published: tokio::sync::Mutex::new(None),
+        });
         tokio::spawn(async move {
             let mut cursor = feed.cursor();
             loop {
@@ -63,6 +83,81 @@ impl ServerPages {
             .await
             .map_err(BackendError::new)?;
         Ok(access_for(reader, acl.as_ref()))
+    }
+
+    /// The principal of the public page's reads. Only ever used for read-only deltas (no
+    /// changes, `may_write` false): it is never checked against an ACL, and never authors
+    /// anything.
+    fn public_reader() -> Result<Principal, BackendError> {
+        Ok(Principal {
+            user: UserName::new("public").map_err(BackendError::new)?,
+            org: OrgName::new("public").map_err(BackendError::new)?,
+            role: Role::Viewer,
+        })
+    }
+
+    /// A document read through the hub for the public page, without an access check: only
+    /// [`ServerPages::published`] calls it, and only published views leave that method.
+    async fn read_for_public(&self, id: DocumentId) -> Result<Option<AutoCommit>, BackendError> {
+        let reader = Self::public_reader()?;
+        let from: PeerId = "public~web".parse().map_err(BackendError::new)?;
+        let request = DeltaRequest {
+            request: 0,
+            from: from.clone(),
+            document_id: id,
+            heads: Vec::new(),
+            changes: Vec::new(),
+            may_write: false,
+        };
+        let outcome = self.sync.hub.delta(request, reader).await;
+        self.sync.hub.delta_done(from).await;
+        match outcome.ok_or_else(|| BackendError::new("the sync hub is gone (shutting down)"))? {
+            DeltaOutcome::Synced { changes, .. } if !changes.is_empty() => {
+                AutoCommit::load(&changes)
+                    .map(Some)
+                    .map_err(BackendError::new)
+            }
+            DeltaOutcome::Synced { .. } | DeltaOutcome::Unavailable => Ok(None),
+            DeltaOutcome::Failed(message) => Err(BackendError::new(message)),
+        }
+    }
+
+    /// Every published document, and the names of the organisations they name.
+    async fn compute_published(&self, limit: usize) -> Result<Vec<Published>, BackendError> {
+        let docs = Arc::clone(&self.sync.docs);
+        let ids = self
+            .sync
+            .blocking(move || docs.list_documents())
+            .await
+            .map_err(BackendError::new)?
+            .map_err(BackendError::new)?;
+        let mut out = Vec::new();
+        for id in ids {
+            if out.len() >= limit {
+                break;
+            }
+            if let Some(mut doc) = self.read_for_public(id).await?
+                && let Some(published) = Published::from_doc(id, &mut doc)
+            {
+                out.push(published);
+            }
+        }
+        let named: BTreeSet<DocumentId> = out
+            .iter()
+            .flat_map(|p| p.partner_ids().iter().copied())
+            .collect();
+        let mut names = HashMap::new();
+        for id in named.into_iter().take(MAX_PARTNER_READS) {
+            if let Some(mut doc) = self.read_for_public(id).await?
+                && let Some(name) = organisation_name(&mut doc)
+            {
+                names.insert(id, name);
+            }
+        }
+        for published in &mut out {
+            published.resolve(&names);
+        }
+        Ok(out)
     }
 
     /// The hub's peer name for this reader's page requests (authorship goes to the reader).
@@ -208,6 +303,58 @@ impl Backend for ServerPages {
                 DeltaOutcome::Failed(message) => Applied::Failed(message),
             },
         )
+    }
+
+    async fn published(&self, limit: usize) -> Result<Vec<Published>, BackendError> {
+        // One computation at a time; others wait for it and reuse it.
+        let mut cached = self.published.lock().await;
+        let position = self.sync.feed.cursor().seq;
+        if let Some((at, list)) = cached.as_ref()
+            && *at == position
+        {
+            return Ok(list.iter().take(limit).cloned().collect());
+        }
+        let list = self.compute_published(limit).await?;
+        *cached = Some((position, list.clone()));
+        Ok(list)
+    }
+
+    async fn authors(
+        &self,
+        reader: &Principal,
+        ids: Vec<DocumentId>,
+    ) -> Result<HashMap<DocumentId, HashMap<ChangeHash, Authored>>, BackendError> {
+        let mut readable = Vec::new();
+        for id in ids {
+            if self.may_read(reader, id).await? {
+                readable.push(id);
+            }
+        }
+        let auth = Arc::clone(&self.auth);
+        self.sync
+            .blocking(move || {
+                let mut out = HashMap::new();
+                for id in readable {
+                    let records = auth.history(&id)?;
+                    let by_change: HashMap<ChangeHash, Authored> = records
+                        .into_iter()
+                        .map(|r| {
+                            (
+                                ChangeHash(*r.change_hash.as_bytes()),
+                                Authored {
+                                    who: r.user.as_str().to_owned(),
+                                    at: Some(r.at),
+                                },
+                            )
+                        })
+                        .collect();
+                    out.insert(id, by_change);
+                }
+                Ok::<_, crate::auth::AuthError>(out)
+            })
+            .await
+            .map_err(BackendError::new)?
+            .map_err(BackendError::new)
     }
 
     fn sync_view(&self) -> SyncView {

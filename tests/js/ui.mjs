@@ -6,6 +6,7 @@
 //   node ui.mjs offline-edit --local http://127.0.0.1:PORT --doc ID --text TEXT
 //   node ui.mjs wait-text --url URL --token T --doc ID --text TEXT
 //   node ui.mjs programme --url URL --token T [--shots DIR]
+//   node ui.mjs public --url URL --token T --doc ID [--shots DIR]
 import { chromium } from "playwright-core";
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
@@ -258,9 +259,49 @@ async function programme(o) {
   }
 }
 
+// The public page in a signed-out browser, before and after a signed-in one ticks the
+// mission's "publish" checkbox; then the mission's history page.
+async function publicPage(o) {
+  const browser = await launch();
+  try {
+    const visitor = await (await browser.newContext({ viewport: { width: 1100, height: 900 } })).newPage();
+    visitor.on("pageerror", (error) => log("page error:", error.message));
+    await visitor.goto(`${o.url}/public`);
+    const before = await visitor.locator("main").textContent();
+    const signInShown = await visitor.locator('input[name="token"]').count();
+    const cookiesBefore = (await visitor.context().cookies()).length;
+
+    const page = await signIn(browser, o.url, o.token);
+    await page.goto(`${o.url}/doc/${o.doc}`);
+    const checkedBefore = await page.locator("#public").isChecked();
+    await page.locator("#public").check();
+    const saved = await waitFor("the publish checkbox is saved", async () =>
+      (await page.locator("#status").getAttribute("data-kind")) === "saved");
+    log("published:", saved);
+
+    let after = "";
+    const shown = await waitFor("the visitor sees the mission", async () => {
+      await visitor.goto(`${o.url}/public`);
+      after = await visitor.locator("main").textContent();
+      return after.includes(o.title);
+    });
+    if (o.shots) await visitor.screenshot({ path: join(o.shots, "public.png"), fullPage: true });
+    await page.goto(`${o.url}/doc/${o.doc}/history`);
+    const rows = await page.locator("#history tbody tr").count();
+    const firstWho = await page.locator("#history tbody tr td.who").first().textContent();
+    return {
+      before, after, shown, saved, checkedBefore, signInShown, cookiesBefore,
+      visitorSignOut: await visitor.locator("form.sign-out").count(),
+      historyRows: rows, firstWho,
+    };
+  } finally {
+    await browser.close();
+  }
+}
+
 const [command, ...rest] = process.argv.slice(2);
 const o = options(rest);
-const scenarios = { together, "offline-edit": offlineEdit, "wait-text": waitText, programme };
+const scenarios = { together, "offline-edit": offlineEdit, "wait-text": waitText, programme, public: publicPage };
 if (!scenarios[command]) {
   console.error(`unknown scenario ${command}; one of ${Object.keys(scenarios).join(", ")}`);
   process.exit(2);

@@ -72,6 +72,16 @@ pub(crate) enum MissionCommand {
         #[command(flatten)]
         fields: MissionFields,
     },
+    /// Publish a mission on the public page (title, status, dates, direction, purpose,
+    /// partner organisations' names; never the delegation, costs or minutes), or withdraw it
+    /// with --undo.
+    Publish {
+        /// The mission's id.
+        mission: String,
+        /// Withdraw it from the public page.
+        #[arg(long)]
+        undo: bool,
+    },
     /// The agenda.
     #[command(subcommand)]
     Agenda(AgendaCommand),
@@ -518,6 +528,9 @@ pub(crate) fn run(command: MissionCommand, home: &Path) -> anyhow::Result<()> {
             } else {
                 print!("{}", show_text(Some(&mut ctx), loaded.id, m, &loaded.doc)?);
             }
+        }
+        MissionCommand::Publish { mission, undo } => {
+            super::publish(home, &mission, "mission", DocType::Mission, !undo)?;
         }
         MissionCommand::Edit { mission, fields } => {
             let mut ctx = Ctx::open(home, false)?;

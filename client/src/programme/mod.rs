@@ -219,6 +219,31 @@ pub(crate) struct Ctx {
     pub(crate) home: PathBuf,
 }
 
+/// `project publish` / `mission publish`: sets the document's `public` register (the public
+/// page shows only documents whose `public` is true).
+pub(crate) fn publish(
+    home: &Path,
+    arg: &str,
+    what: &str,
+    want: DocType,
+    public: bool,
+) -> anyhow::Result<()> {
+    let mut ctx = Ctx::open(home, false)?;
+    let mut loaded = ctx.load(arg, what, Some(want))?;
+    let stamp = ctx.stamp();
+    passerelle_model::set(
+        &mut loaded.doc,
+        &field_path("public"),
+        &serde_json::Value::Bool(public),
+        &stamp,
+    )
+    .map_err(model_error)?;
+    ctx.save(loaded.id, &mut loaded.doc)?;
+    let key = if public { "published" } else { "unpublished" };
+    println!("{}", fill(key, &[&loaded.id]));
+    Ok(())
+}
+
 impl Ctx {
     /// Opens the replica; `create` for commands that may start a new one.
     pub(crate) fn open(home: &Path, create: bool) -> anyhow::Result<Ctx> {
@@ -321,6 +346,11 @@ impl Ctx {
 
     /// Saves the edits made to `loaded.doc` (durable when this returns).
     pub(crate) fn save(&mut self, id: DocumentId, doc: &mut AutoCommit) -> anyhow::Result<()> {
+        // The change carries its time (advisory; the pages' history shows it).
+        doc.commit_with(
+            automerge::transaction::CommitOptions::default()
+                .with_time(jiff::Timestamp::now().as_second()),
+        );
         save_document(&mut self.replica, id, doc)?;
         eprintln!("{}", t("saved"));
         Ok(())

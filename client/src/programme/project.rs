@@ -79,6 +79,15 @@ pub(crate) enum ProjectCommand {
         #[command(flatten)]
         fields: ProjectFields,
     },
+    /// Publish a project on the public page (title, status, dates, context, objectives,
+    /// partners' names; never budgets or contacts), or withdraw it with --undo.
+    Publish {
+        /// The project's id or code.
+        project: String,
+        /// Withdraw it from the public page.
+        #[arg(long)]
+        undo: bool,
+    },
     /// The logframe's results.
     #[command(subcommand)]
     Result(ResultCommand),
@@ -532,6 +541,9 @@ pub(crate) fn run(command: ProjectCommand, home: &Path) -> anyhow::Result<()> {
             }
             ctx.save(loaded.id, &mut loaded.doc)?;
             println!("{}", fill("updated", &[&loaded.id]));
+        }
+        ProjectCommand::Publish { project, undo } => {
+            super::publish(home, &project, "project", DocType::Project, !undo)?;
         }
         ProjectCommand::Result(ResultCommand::Add {
             project,

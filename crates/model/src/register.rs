@@ -65,6 +65,11 @@ impl<T: PartialEq> Register<T> {
     }
 }
 
+/// Whether a boolean register is set and every concurrent value of it is true.
+pub(crate) fn all_true(register: Option<&Register<bool>>) -> bool {
+    register.is_some_and(|r| r.assignments().iter().all(|a| a.value))
+}
+
 /// Text kept per language (`fr`, `ar`, `en`; `latin` for actor names), each an Automerge
 /// text of its own.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]

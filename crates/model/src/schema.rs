@@ -170,6 +170,8 @@ const PROJECT: &[Field] = &[
     f("budget", Kind::List(BUDGET_LINE)),
     f("expenses", Kind::Log(EXPENSE)),
     f("lessons", Kind::Text),
+    // Shown on the public page when true (absent: false; no migration needed).
+    f("public", Kind::Register(Bool)),
 ];
 const OBJECTIVE: &[Field] = &[f("text", Kind::Text)];
 const RESULT: &[Field] = &[
@@ -226,6 +228,8 @@ const MISSION: &[Field] = &[
     f("logistics", Kind::List(LOGISTICS)),
     f("outcomes", Kind::Text),
     f("actions", Kind::List(ACTION)),
+    // Shown on the public page when true (absent: false; no migration needed).
+    f("public", Kind::Register(Bool)),
 ];
 const DELEGATE: &[Field] = &[
     req("person", Kind::Plain(Line)),

@@ -119,6 +119,20 @@
         }
       });
     }
+    // A checkbox sets a true/false field (`public`) as soon as it is ticked.
+    for (const box of root.querySelectorAll("input[type=checkbox][data-toggle]")) {
+      box.addEventListener("change", async () => {
+        say("saving");
+        try {
+          await post({ heads: headsOf(box), op: "set", path: box.dataset.toggle, value: box.checked });
+          say("saved");
+          refresh();
+        } catch (error) {
+          box.checked = !box.checked;
+          say("failed", true);
+        }
+      });
+    }
     for (const form of root.querySelectorAll("form[data-insert]")) {
       form.addEventListener("submit", async (event) => {
         event.preventDefault();

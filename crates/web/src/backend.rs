@@ -1,6 +1,7 @@
 //! [`Backend`]: what the pages need from whoever serves them — the sync server over its hub
 //! and access rules, or the client over its local replica.
 
+use std::collections::HashMap;
 use std::future::Future;
 
 use automerge::{AutoCommit, ChangeHash};
@@ -53,6 +54,16 @@ pub enum LiveEvent {
     Changed(DocumentId),
     /// The sync state changed: pages fetch [`Backend::sync_view`] again.
     SyncState,
+}
+
+/// Who made one change of a document, and when, as far as the backend knows.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authored {
+    /// The person: the server's user whose connection delivered the change first, or the
+    /// local user for a change made here that the server has not confirmed yet.
+    pub who: String,
+    /// When the server received it (`None`: the change's own time is shown, if it has one).
+    pub at: Option<jiff::Timestamp>,
 }
 
 /// What the pages need. Implemented by the server (over its hub and access rules) and by the
@@ -122,6 +133,26 @@ pub trait Backend: Send + Sync + 'static {
         doc: AutoCommit,
         base: Vec<ChangeHash>,
     ) -> impl Future<Output = Result<Applied, BackendError>> + Send;
+
+    /// Every published document, for the public page, which needs no sign-in: only projects
+    /// and missions whose `public` is true (see [`crate::Published::from_doc`], which every
+    /// backend uses to choose and to cut down), at most `limit`, with the partner ids they
+    /// name resolved to organisation names (see [`crate::organisation_name`]). Nothing else of
+    /// any document may leave this method.
+    fn published(
+        &self,
+        limit: usize,
+    ) -> impl Future<Output = Result<Vec<crate::Published>, BackendError>> + Send;
+
+    /// Who made the changes of these documents (those the reader may read; others are left
+    /// out), by change hash. A change missing from the answer is shown without a name.
+    fn authors(
+        &self,
+        reader: &Self::Reader,
+        ids: Vec<DocumentId>,
+    ) -> impl Future<
+        Output = Result<HashMap<DocumentId, HashMap<ChangeHash, Authored>>, BackendError>,
+    > + Send;
 
     /// The sync state shown on every page.
     fn sync_view(&self) -> SyncView;

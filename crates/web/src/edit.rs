@@ -8,6 +8,7 @@
 //! therefore both keep their words, and a register written from a stale page stands beside
 //! the other value as a conflict instead of silently replacing it.
 
+use automerge::transaction::CommitOptions;
 use automerge::{AutoCommit, ChangeHash};
 use jiff::Timestamp;
 use passerelle_model::{FieldPath, ItemId, Place, Project, Segment, Stamp, TypedDocument};
@@ -117,6 +118,8 @@ pub(crate) fn make(mut doc: AutoCommit, edit: &Edit, by: &str) -> Result<Made, E
             passerelle_model::resolve(&mut fork, &path, value, &stamp).map_err(invalid)?;
         }
     }
+    // The change carries its time (advisory in Automerge; the history page shows it).
+    fork.commit_with(CommitOptions::default().with_time(stamp.at.as_second()));
     let field_heads = fork.get_heads();
     doc.merge(&mut fork)
         .map_err(|e| EditError::Invalid(e.to_string()))?;

@@ -32,6 +32,10 @@
 //! - `programme`: the handlers of the programme's lists (`/projects`, `/journal`,
 //!   `/actors?q=`, `/calls`, `/news`) and what a project, journal, actor, call or news
 //!   item's page needs (references to other documents resolved, erased ones said so).
+//! - `published`: [`Published`], what the public page may show of a published project or
+//!   mission (and nothing else), chosen and cut down the same way by both backends.
+//! - `pages/public`, `pages/history`, `pages/reports`: the public page, a document's history
+//!   and the dashboard's recent changes, report downloads.
 //! - `lang`: [`Lang`] (French default, English, Arabic right to left) and the labels.
 
 mod backend;
@@ -39,9 +43,14 @@ mod edit;
 mod lang;
 mod pages;
 mod programme;
+mod public_routes;
+mod published;
 mod routes;
 mod session;
+#[cfg(test)]
+mod test_backend;
 
-pub use backend::{Applied, Backend, BackendError, LiveEvent, SyncView};
+pub use backend::{Applied, Authored, Backend, BackendError, LiveEvent, SyncView};
 pub use lang::Lang;
+pub use published::{Published, PublishedKind, organisation_name};
 pub use routes::{WebOptions, router};

@@ -50,6 +50,9 @@ pub struct WebOptions {
     /// Refuse requests whose `Host` is not a loopback name (`127.0.0.1`, `localhost`,
     /// `[::1]`): the local UI, which a web site could otherwise reach through DNS rebinding.
     pub loopback_only: bool,
+    /// Mark cookies `Secure` (sent over https only): for a server behind https
+    /// (`passerelle-server serve --secure-cookies`). Over plain http browsers would drop them.
+    pub secure_cookies: bool,
 }
 
 impl WebOptions {
@@ -57,7 +60,14 @@ impl WebOptions {
     pub fn local() -> Self {
         Self {
             loopback_only: true,
+            secure_cookies: false,
         }
+    }
+
+    /// These options with `Secure` cookies on or off (see [`WebOptions::secure_cookies`]).
+    pub fn with_secure_cookies(mut self, secure: bool) -> Self {
+        self.secure_cookies = secure;
+        self
     }
 
     /// The options of the sync server.
@@ -69,6 +79,10 @@ impl WebOptions {
 pub(crate) struct WebState<B> {
     pub(crate) backend: Arc<B>,
     sessions: Arc<Sessions>,
+    /// Whether cookies are marked `Secure`.
+    secure: bool,
+    /// The live streams open, per session and in all.
+    live: Arc<LiveStreams>,
 }
 
 impl<B> Clone for WebState<B> {
@@ -76,6 +90,8 @@ impl<B> Clone for WebState<B> {
         Self {
             backend: Arc::clone(&self.backend),
             sessions: Arc::clone(&self.sessions),
+            secure: self.secure,
+            live: Arc::clone(&self.live),
         }
     }
 }
@@ -87,12 +103,14 @@ pub fn router<B: Backend>(backend: Arc<B>, options: WebOptions) -> Router {
     let state = WebState {
         backend,
         sessions: Arc::new(Sessions::default()),
+        secure: options.secure_cookies,
+        live: Arc::new(LiveStreams::default()),
     };
     let mut router = Router::new()
         .route("/", get(home::<B>))
         .route("/sign-in", post(sign_in::<B>))
         .route("/sign-out", post(sign_out::<B>))
-        .route("/lang/{code}", get(set_lang))
+        .route("/lang/{code}", get(set_lang::<B>))
         .route("/doc/{id}", get(document_page::<B>))
         .route(
             "/doc/{id}/edit",
@@ -108,6 +126,22 @@ pub fn router<B: Backend>(backend: Arc<B>, options: WebOptions) -> Router {
         .route("/assets/app.js", get(app_js))
         .route("/assets/app.css", get(app_css))
         .route("/favicon.ico", get(|| async { StatusCode::NO_CONTENT }))
+        // The public page, histories, report downloads (public_routes.rs).
+        .route("/public", get(crate::public_routes::public::<B>))
+        .route("/public/{code}", get(crate::public_routes::public_in::<B>))
+        .route("/doc/{id}/history", get(crate::public_routes::history::<B>))
+        .route(
+            "/doc/{id}/report/{format}",
+            get(crate::public_routes::mission_report::<B>),
+        )
+        .route(
+            "/projects/{id}/report",
+            get(crate::public_routes::project_reports::<B>),
+        )
+        .route(
+            "/projects/{id}/report/{period}/{format}",
+            get(crate::public_routes::periodic_report::<B>),
+        )
         .layer(middleware::from_fn(same_origin_posts))
         .layer(middleware::map_response(security_headers));
     if options.loopback_only {
@@ -146,7 +180,7 @@ pub(crate) async fn asker<B: Backend>(
                 Some(Asker {
                     reader,
                     session,
-                    set_cookie: Some(session_cookie(&id)),
+                    set_cookie: Some(session_cookie(&id, state.secure)),
                     signed_in: false,
                 })
             }
@@ -255,9 +289,21 @@ async fn home<B: Backend>(State(state): State<WebState<B>>, headers: HeaderMap) 
         Ok(docs) => docs,
         Err(error) => return internal(error),
     };
-    let opened: Vec<Opened> = docs.into_iter().map(|(id, doc)| open(id, doc)).collect();
+    let mut opened: Vec<Opened> = docs.into_iter().map(|(id, doc)| open(id, doc)).collect();
     let today = jiff::Zoned::now().date();
+    let recent = match crate::public_routes::recent_changes(
+        &state,
+        &asker.reader,
+        lang,
+        &mut opened,
+    )
+    .await
+    {
+        Ok(recent) => recent,
+        Err(response) => return response,
+    };
     let content = pages::dashboard::dashboard(lang, &opened, today);
+    let content = maud::html! { (content) (recent) };
     html_page(
         &sync,
         Some(&asker),
@@ -309,7 +355,7 @@ async fn sign_in<B: Backend>(
         Ok(Some(_)) => {
             let (id, _) = state.sessions.start(Some(token.to_owned()));
             let mut response = Redirect::to("/").into_response();
-            if let Ok(value) = HeaderValue::from_str(&session_cookie(&id)) {
+            if let Ok(value) = HeaderValue::from_str(&session_cookie(&id, state.secure)) {
                 response.headers_mut().insert(header::SET_COOKIE, value);
             }
             response
@@ -353,7 +399,7 @@ async fn sign_out<B: Backend>(
         state.sessions.end(id);
     }
     let mut response = Redirect::to("/").into_response();
-    if let Ok(value) = HeaderValue::from_str(&cleared_session_cookie()) {
+    if let Ok(value) = HeaderValue::from_str(&cleared_session_cookie(state.secure)) {
         response.headers_mut().insert(header::SET_COOKIE, value);
     }
     response
@@ -365,7 +411,11 @@ struct Back {
 }
 
 /// `GET /lang/{code}?back=/path`: remembers the language, then goes back.
-async fn set_lang(Path(code): Path<String>, Query(back): Query<Back>) -> Response {
+async fn set_lang<B: Backend>(
+    State(state): State<WebState<B>>,
+    Path(code): Path<String>,
+    Query(back): Query<Back>,
+) -> Response {
     let Some(lang) = Lang::from_code(&code) else {
         return (StatusCode::NOT_FOUND, "no such language").into_response();
     };
@@ -378,8 +428,9 @@ async fn set_lang(Path(code): Path<String>, Query(back): Query<Back>) -> Respons
         .unwrap_or_else(|| "/".to_owned());
     let mut response = Redirect::to(&back).into_response();
     let cookie = format!(
-        "{LANG_COOKIE}={}; Path=/; SameSite=Strict; Max-Age=31536000",
-        lang.code()
+        "{LANG_COOKIE}={}; Path=/; SameSite=Strict; Max-Age=31536000{}",
+        lang.code(),
+        if state.secure { "; Secure" } else { "" }
     );
     if let Ok(value) = HeaderValue::from_str(&cookie) {
         response.headers_mut().insert(header::SET_COOKIE, value);
@@ -442,6 +493,9 @@ async fn document_page<B: Backend>(
             pages::message(lang, &format!("{} : {problem}", lang.t("unreadable"))),
         ),
     };
+    // Every document page links to its history (and its reports).
+    let kind = opened.typed.as_ref().ok().map(|d| d.doc_type().name());
+    let content = maud::html! { (content) (pages::history::document_links(lang, id, kind)) };
     html_page(
         &sync,
         Some(&asker),
@@ -527,22 +581,80 @@ async fn live<B: Backend>(State(state): State<WebState<B>>, headers: HeaderMap) 
         Ok(None) => return json_error(StatusCode::UNAUTHORIZED, "sign in first"),
         Err(response) => return response,
     };
-    let events = live_events(Arc::clone(&state.backend), asker.reader, lang);
+    let Some(ticket) = LiveStreams::enter(&state.live, &asker.session.csrf) else {
+        let mut refused = json_error(StatusCode::TOO_MANY_REQUESTS, lang.t("too_many_live"));
+        refused
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
+        return refused;
+    };
+    let events = live_events(Arc::clone(&state.backend), asker.reader, lang, ticket);
     Sse::new(events)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response()
+}
+
+/// The most live streams one session may hold open (a browser's tabs).
+const MAX_LIVE_PER_SESSION: usize = 8;
+/// The most live streams open in all.
+const MAX_LIVE: usize = 1_000;
+
+/// The live streams open, per session (keyed by the session's CSRF token, as unique as its
+/// id) and in all; a stream holds a [`LiveTicket`] until it ends.
+#[derive(Debug, Default)]
+pub(crate) struct LiveStreams {
+    open: std::sync::Mutex<(usize, std::collections::HashMap<String, usize>)>,
+}
+
+impl LiveStreams {
+    /// A ticket for one more stream of `session`, unless a limit is reached.
+    fn enter(streams: &Arc<LiveStreams>, session: &str) -> Option<LiveTicket> {
+        let mut open = streams.open.lock().unwrap_or_else(|e| e.into_inner());
+        let (total, by_session) = &mut *open;
+        let mine = by_session.get(session).copied().unwrap_or(0);
+        if *total >= MAX_LIVE || mine >= MAX_LIVE_PER_SESSION {
+            return None;
+        }
+        *total += 1;
+        by_session.insert(session.to_owned(), mine + 1);
+        Some(LiveTicket {
+            streams: Arc::clone(streams),
+            session: session.to_owned(),
+        })
+    }
+}
+
+/// One open live stream; its place is given back when it is dropped.
+pub(crate) struct LiveTicket {
+    streams: Arc<LiveStreams>,
+    session: String,
+}
+
+impl Drop for LiveTicket {
+    fn drop(&mut self) {
+        let mut open = self.streams.open.lock().unwrap_or_else(|e| e.into_inner());
+        let (total, by_session) = &mut *open;
+        *total = total.saturating_sub(1);
+        if let Some(mine) = by_session.get_mut(&self.session) {
+            *mine = mine.saturating_sub(1);
+            if *mine == 0 {
+                by_session.remove(&self.session);
+            }
+        }
+    }
 }
 
 fn live_events<B: Backend>(
     backend: Arc<B>,
     reader: B::Reader,
     lang: Lang,
+    ticket: LiveTicket,
 ) -> impl Stream<Item = Result<Event, Infallible>> + Send {
     let receiver = backend.subscribe();
     let closing = backend.closing();
     stream::unfold(
-        (backend, reader, receiver, closing),
-        move |(backend, reader, mut receiver, mut closing)| async move {
+        (backend, reader, receiver, closing, ticket),
+        move |(backend, reader, mut receiver, mut closing, ticket)| async move {
             loop {
                 if *closing.borrow() {
                     return None;
@@ -570,7 +682,7 @@ fn live_events<B: Backend>(
                     Err(RecvError::Lagged(_)) => Event::default().event("refresh").data("1"),
                     Err(RecvError::Closed) => return None,
                 };
-                return Some((Ok(out), (backend, reader, receiver, closing)));
+                return Some((Ok(out), (backend, reader, receiver, closing, ticket)));
             }
         },
     )

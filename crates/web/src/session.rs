@@ -103,14 +103,24 @@ pub(crate) fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> 
         .map(|(_, v)| v)
 }
 
-/// The `Set-Cookie` value of a session cookie.
-pub(crate) fn session_cookie(id: &str) -> String {
-    format!("{SESSION_COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict")
+/// The `Set-Cookie` value of a session cookie (`Secure` for a site served over https).
+pub(crate) fn session_cookie(id: &str, secure: bool) -> String {
+    format!(
+        "{SESSION_COOKIE}={id}; Path=/; HttpOnly; SameSite=Strict{}",
+        secure_flag(secure)
+    )
 }
 
 /// The `Set-Cookie` value that removes the session cookie.
-pub(crate) fn cleared_session_cookie() -> String {
-    format!("{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0")
+pub(crate) fn cleared_session_cookie(secure: bool) -> String {
+    format!(
+        "{SESSION_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0{}",
+        secure_flag(secure)
+    )
+}
+
+fn secure_flag(secure: bool) -> &'static str {
+    if secure { "; Secure" } else { "" }
 }
 
 /// Compares two secrets in time independent of where they differ.
@@ -138,6 +148,13 @@ mod tests {
         assert_eq!(cookie(&headers, SESSION_COOKIE), Some("abc"));
         assert_eq!(cookie(&headers, LANG_COOKIE), Some("ar"));
         assert_eq!(cookie(&headers, "b"), None);
+    }
+
+    #[test]
+    fn cookies_are_secure_only_when_asked() {
+        assert!(session_cookie("abc", true).ends_with("; Secure"));
+        assert!(!session_cookie("abc", false).contains("Secure"));
+        assert!(cleared_session_cookie(true).contains("Max-Age=0; Secure"));
     }
 
     #[test]

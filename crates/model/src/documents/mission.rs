@@ -39,6 +39,8 @@ pub struct Mission {
     pub logistics: Vec<Logistics>,
     pub outcomes: String,
     pub actions: Vec<Action>,
+    /// Published on the public page (see [`Mission::is_public`]).
+    pub public: Option<Register<bool>>,
 }
 
 impl TypedDocument for Mission {
@@ -108,6 +110,12 @@ pub struct Action {
 }
 
 impl Mission {
+    /// Whether the mission is published: `public` is true, and every concurrent value of it
+    /// too (a publish concurrent with a withdrawal is not a publication).
+    pub fn is_public(&self) -> bool {
+        crate::register::all_true(self.public.as_ref())
+    }
+
     /// Neither done nor cancelled, and starting between `today` and `horizon` or under way
     /// (started, not yet ended) on `today`: what the `today` views list.
     pub fn is_coming_or_under_way(&self, today: Date, horizon: Date) -> bool {

@@ -42,10 +42,20 @@ pub struct Project {
     pub budget: Vec<BudgetLine>,
     pub expenses: Vec<Expense>,
     pub lessons: String,
+    /// Published on the public page (see [`Project::is_public`]).
+    pub public: Option<Register<bool>>,
 }
 
 impl TypedDocument for Project {
     const DOC_TYPE: DocType = DocType::Project;
+}
+
+impl Project {
+    /// Whether the project is published: `public` is true, and every concurrent value of it
+    /// too (a publish concurrent with a withdrawal is not a publication).
+    pub fn is_public(&self) -> bool {
+        crate::register::all_true(self.public.as_ref())
+    }
 }
 
 /// An objective.

@@ -573,3 +573,30 @@ fn an_item_is_found_by_its_id_alone_wherever_it_is() {
     assert!(!found.ordered, "a log is ordered by time");
     assert_eq!(find_item(&doc, &"nothing".parse().unwrap()).unwrap(), None);
 }
+
+#[test]
+fn public_is_false_until_set_and_a_concurrent_withdrawal_unpublishes() -> anyhow::Result<()> {
+    let mut lille = new_mission();
+    assert!(!Mission::read(&lille)?.is_public(), "private by default");
+    set(&mut lille, &p("public"), &json!(true), &samira())?;
+    assert!(Mission::read(&lille)?.is_public());
+    // The CLI and the pages' checkbox send text; both forms are accepted.
+    set(&mut lille, &p("public"), &json!("false"), &samira())?;
+    assert!(!Mission::read(&lille)?.is_public());
+    assert!(set(&mut lille, &p("public"), &json!("yes"), &samira()).is_err());
+
+    // One side publishes while the other withdraws: not published until resolved.
+    let mut oujda = replica(&mut lille);
+    set(&mut lille, &p("public"), &json!(true), &samira())?;
+    set(&mut oujda, &p("public"), &json!(false), &claire())?;
+    sync(&mut lille, &mut oujda);
+    let merged = Mission::read(&lille)?;
+    assert!(merged.public.as_ref().unwrap().is_conflicted());
+    assert!(!merged.is_public());
+
+    let mut plan = project::new_project(&project::NewProject::new("PAED", "Plan"), &samira())?;
+    assert!(!Project::read(&plan)?.is_public());
+    set(&mut plan, &p("public"), &json!(true), &samira())?;
+    assert!(Project::read(&plan)?.is_public());
+    Ok(())
+}

@@ -1,7 +1,7 @@
 //! Crash test: a child process appends to a `DocStore` on sled and is killed with SIGKILL at a
 //! random moment; every append it acknowledged must survive, and the document must load.
 //!
-//! The child is this test binary run again with `--exact crash_child` and the directory in
+//! The child is this test binary run again with `--exact crash::crash_child` and the directory in
 //! `PASSERELLE_CRASH_DIR`. `PASSERELLE_TEST_SEED` replays the kill delays of a failed run.
 
 use crate::support;
@@ -27,6 +27,17 @@ const MAX_CHUNKS: usize = 4;
 /// What the child prints, followed by `<n> <change hash>`, once an append has returned.
 const ACK: &str = "acked ";
 const ROUNDS: usize = 10;
+
+/// The child test's full name in this binary: its module path without the crate's name
+/// (`crash::crash_child` in the `it` binary).
+fn child_test_name() -> String {
+    let module = module_path!().split_once("::").map_or("", |(_, rest)| rest);
+    if module.is_empty() {
+        "crash_child".to_owned()
+    } else {
+        format!("{module}::crash_child")
+    }
+}
 
 /// The child's side. In a normal test run the variable is unset and this does nothing.
 #[test]
@@ -59,7 +70,12 @@ fn run_child_until_killed(
     kill_after: Duration,
 ) -> Vec<(i64, ChangeHash)> {
     let mut child = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", "crash_child", "--nocapture", "--test-threads=1"])
+        .args([
+            "--exact",
+            &child_test_name(),
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(DIR_ENV, dir)
         .env(DOC_ENV, doc_id.to_string())
         .env(START_ENV, start.to_string())

@@ -29,6 +29,13 @@ pub(crate) fn mission(lang: Lang, m: &Mission, heads: &str) -> Markup {
             dt { (lang.t("status")) } dd #status-value { (shown_status(lang, &m.status)) }
             dt { (lang.t("dates")) } dd { bdi { (shown(&m.start)) " → " (shown(&m.end)) } }
         }
+        // Publishing: the public page shows the mission's title, status, dates, direction,
+        // purpose and partner organisations only (see `crate::published`).
+        label.publish {
+            input #public type="checkbox" data-toggle="public" data-heads=(heads)
+                checked[m.is_public()];
+            " " (lang.t("publish"))
+        }
         (text_area(lang.t("purpose"), "purpose", &m.purpose, heads, 2))
 
         section #delegation {

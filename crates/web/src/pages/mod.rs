@@ -11,6 +11,7 @@
 //!   types, and small helpers.
 
 pub(crate) mod dashboard;
+pub(crate) mod history;
 pub(crate) mod layout;
 pub(crate) mod mission;
 // The programme's pages (issue 7).
@@ -19,6 +20,8 @@ pub(crate) mod call;
 pub(crate) mod journal;
 pub(crate) mod news;
 pub(crate) mod project;
+pub(crate) mod public;
+pub(crate) mod reports;
 
 use std::fmt::Display;
 
@@ -42,6 +45,7 @@ pub(crate) fn sign_in(lang: Lang, failed: bool) -> Markup {
             p.help { (lang.t("sign_in_help")) }
             button type="submit" { (lang.t("sign_in")) }
         }
+        p.public-link { a href="/public" { (lang.t("public_page")) } }
     }
 }
 
