@@ -23,7 +23,7 @@ use crate::pages::history::{self as hist, Recent};
 use crate::pages::reports::{self as rep, Format};
 use crate::pages::{self, title_of};
 use crate::routes::{
-    Asker, DASHBOARD_LIMIT, Meta, WebState, asker, html_page, internal, lang_of, open,
+    Asker, DASHBOARD_LIMIT, Meta, WebState, asker, html_page, internal, lang_of, not_found, open,
 };
 
 /// The most documents the public page shows.
@@ -84,21 +84,6 @@ async fn reader_of<B: Backend>(
         Some(asker) => Ok(asker),
         None => Err(Redirect::to("/").into_response()),
     }
-}
-
-fn not_found<R>(state_sync: &crate::backend::SyncView, asker: &Asker<R>, lang: Lang) -> Response {
-    html_page(
-        state_sync,
-        Some(asker),
-        lang,
-        Meta {
-            title: lang.t("not_found"),
-            here: "/",
-            doc: None,
-            status: StatusCode::NOT_FOUND,
-        },
-        pages::message(lang, lang.t("not_found")),
-    )
 }
 
 /// `GET /doc/{id}/history`.

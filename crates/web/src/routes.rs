@@ -438,6 +438,27 @@ async fn set_lang<B: Backend>(
     response
 }
 
+/// The 404 page of a document that does not exist or that the reader may not read (the two
+/// are never told apart).
+pub(crate) fn not_found<R>(
+    sync: &crate::backend::SyncView,
+    asker: &Asker<R>,
+    lang: Lang,
+) -> Response {
+    html_page(
+        sync,
+        Some(asker),
+        lang,
+        Meta {
+            title: lang.t("not_found"),
+            here: "/",
+            doc: None,
+            status: StatusCode::NOT_FOUND,
+        },
+        pages::message(lang, lang.t("not_found")),
+    )
+}
+
 /// `GET /doc/{id}`: a document's page.
 async fn document_page<B: Backend>(
     State(state): State<WebState<B>>,
@@ -451,26 +472,12 @@ async fn document_page<B: Backend>(
         Ok(None) => return Redirect::to("/").into_response(),
         Err(response) => return response,
     };
-    let not_found = |asker: &Asker<B::Reader>| {
-        html_page(
-            &sync,
-            Some(asker),
-            lang,
-            Meta {
-                title: lang.t("not_found"),
-                here: "/",
-                doc: None,
-                status: StatusCode::NOT_FOUND,
-            },
-            pages::message(lang, lang.t("not_found")),
-        )
-    };
     let Ok(id) = id.parse::<DocumentId>() else {
-        return not_found(&asker);
+        return not_found(&sync, &asker, lang);
     };
     let doc = match state.backend.document(&asker.reader, id).await {
         Ok(Some(doc)) => doc,
-        Ok(None) => return not_found(&asker),
+        Ok(None) => return not_found(&sync, &asker, lang),
         Err(error) => return internal(error),
     };
     let opened = open(id, doc);
