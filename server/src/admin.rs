@@ -521,6 +521,26 @@ pub struct ServerFile {
     pub pid: u32,
 }
 
+/// Writes `name` in `dir` readable and writable by the owner only (0600), atomically: written
+/// beside, synced, then renamed, so a reader never sees half of it.
+pub(crate) fn write_private(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let temporary = dir.join(format!("{name}.tmp"));
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&temporary)?;
+    // `mode` applies only when the file is created; a leftover from a crash keeps its old
+    // mode, so set it again.
+    #[cfg(unix)]
+    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    file.write_all(bytes)?;
+    file.sync_all()?;
+    drop(file);
+    std::fs::rename(&temporary, dir.join(name))
+}
+
 impl ServerFile {
     /// Where the file of the server using `data_dir` is.
     pub fn path(data_dir: &Path) -> PathBuf {
@@ -530,21 +550,8 @@ impl ServerFile {
     /// Writes the file into `data_dir`: readable and writable by the owner only, and
     /// atomically (written beside, then renamed), so a reader never sees half of it.
     pub fn write(&self, data_dir: &Path) -> io::Result<()> {
-        let path = Self::path(data_dir);
-        let temporary = data_dir.join(format!("{SERVER_FILE_NAME}.tmp"));
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        let mut file = options.open(&temporary)?;
-        // `mode` applies only when the file is created; a leftover from a crash keeps its
-        // old mode, so set it again.
-        #[cfg(unix)]
-        file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
-        file.write_all(&serde_json::to_vec_pretty(self).map_err(io::Error::other)?)?;
-        file.sync_all()?;
-        drop(file);
-        std::fs::rename(&temporary, &path)
+        let bytes = serde_json::to_vec_pretty(self).map_err(io::Error::other)?;
+        write_private(data_dir, SERVER_FILE_NAME, &bytes)
     }
 
     /// Reads the file of the server using `data_dir`; `Ok(None)` if there is none.

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::io::{self, Write as _};
+use std::io;
 use std::path::{Path, PathBuf};
 
 use reqwest::Url;
@@ -274,26 +274,9 @@ impl PeersFile {
     pub fn write(&self, data_dir: &Path) -> Result<(), PeerConfigError> {
         let path = Self::path(data_dir);
         let bytes = serde_json::to_vec_pretty(self).expect("peers serialise");
-        write_private(data_dir, PEERS_FILE_NAME, &bytes)
+        crate::admin::write_private(data_dir, PEERS_FILE_NAME, &bytes)
             .map_err(|source| PeerConfigError::Io { path, source })
     }
-}
-
-/// Writes `name` in `dir` with mode 0600, atomically (beside, synced, renamed).
-fn write_private(dir: &Path, name: &str, bytes: &[u8]) -> io::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    let temporary = dir.join(format!("{name}.tmp"));
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(&temporary)?;
-    #[cfg(unix)]
-    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
-    file.write_all(bytes)?;
-    file.sync_all()?;
-    drop(file);
-    std::fs::rename(&temporary, dir.join(name))
 }
 
 /// What the running server last knew of one peer's link.
@@ -330,7 +313,7 @@ impl StatusFile {
     /// Writes it (owner-only, atomically).
     pub fn write(&self, data_dir: &Path) -> io::Result<()> {
         let bytes = serde_json::to_vec_pretty(self).expect("status serialises");
-        write_private(data_dir, STATUS_FILE_NAME, &bytes)
+        crate::admin::write_private(data_dir, STATUS_FILE_NAME, &bytes)
     }
 }
 
