@@ -84,7 +84,10 @@ fn with_deadline(body: Body, limits: BodyDeadline) -> Body {
                     Some((Err(error), (data, deadline, true)))
                 }
             }
-        });
+        })
+        // Readers may poll again after the end (tower-http's gzip decoder does); an unfold
+        // stream panics then, a fused one keeps answering "no more".
+        .fuse();
     Body::from_stream(stream)
 }
 
@@ -99,4 +102,39 @@ pub(crate) fn is_too_slow(error: &(dyn std::error::Error + 'static)) -> bool {
     }
     // A wrapper on the way may have kept only the message.
     error.to_string().contains(TOO_SLOW)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::body::HttpBody;
+    use std::pin::Pin;
+    use std::task::{Context, Poll};
+
+    /// tower-http's gzip decoder polls a body again after its end; that panicked (issue 3's
+    /// deadline layer broke every gzip upload).
+    #[tokio::test]
+    async fn a_body_polled_again_after_its_end_says_end_again() {
+        let mut body = with_deadline(Body::from("fini"), BodyDeadline::default());
+        let waker = futures_util::task::noop_waker();
+        let mut cx = Context::from_waker(&waker);
+        let mut data = Vec::new();
+        loop {
+            match Pin::new(&mut body).poll_frame(&mut cx) {
+                Poll::Ready(Some(Ok(frame))) => {
+                    data.extend_from_slice(frame.data_ref().expect("a data frame"));
+                }
+                Poll::Ready(Some(Err(error))) => panic!("{error}"),
+                Poll::Ready(None) => break,
+                Poll::Pending => tokio::task::yield_now().await,
+            }
+        }
+        assert_eq!(data, b"fini");
+        for _ in 0..3 {
+            assert!(matches!(
+                Pin::new(&mut body).poll_frame(&mut cx),
+                Poll::Ready(None)
+            ));
+        }
+    }
 }
