@@ -191,12 +191,18 @@ fn two_cities_replicate_through_a_partition_and_share_only_what_they_offer() {
     eventually(amina, &shared, "an Oujda edit in Lille", |d| {
         d["oujda"] == "avant la coupure"
     });
-    let status = oujda.admin(&["peer", "status"]);
-    let status = String::from_utf8_lossy(&status.stdout);
-    assert!(
-        status.contains("lille\t") && status.contains("\tconnected\t"),
-        "{status}"
-    );
+    // The running server rewrites the status file once a second: wait for it to say so.
+    let start = Instant::now();
+    let status = loop {
+        let out = oujda.admin(&["peer", "status"]);
+        let status = String::from_utf8_lossy(&out.stdout).into_owned();
+        if status.contains("lille\t") && status.contains("\tconnected\t") {
+            break status;
+        }
+        assert!(start.elapsed() < DEADLINE, "{status}");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    assert!(!status.contains("last sync never"), "{status}");
     let list = String::from_utf8_lossy(&oujda.admin(&["peer", "list"]).stdout).into_owned();
     assert!(list.contains("offer lille-link"), "{list}");
     assert!(!list.contains("psl_"), "the token is never printed: {list}");
