@@ -122,15 +122,19 @@ impl ServerPages {
         }
     }
 
-    /// Every published document, and the names of the organisations they name.
-    async fn compute_published(&self, limit: usize) -> Result<Vec<Published>, BackendError> {
+    /// The ids of every document in the store (one listing, off the runtime's threads).
+    async fn stored_ids(&self) -> Result<Vec<DocumentId>, BackendError> {
         let docs = Arc::clone(&self.sync.docs);
-        let ids = self
-            .sync
+        self.sync
             .blocking(move || docs.list_documents())
             .await
             .map_err(BackendError::new)?
-            .map_err(BackendError::new)?;
+            .map_err(BackendError::new)
+    }
+
+    /// Every published document, and the names of the organisations they name.
+    async fn compute_published(&self, limit: usize) -> Result<Vec<Published>, BackendError> {
+        let ids = self.stored_ids().await?;
         let mut out = Vec::new();
         for id in ids {
             if out.len() >= limit {
@@ -217,13 +221,7 @@ impl Backend for ServerPages {
         reader: &Principal,
         limit: usize,
     ) -> Result<Vec<(DocumentId, AutoCommit)>, BackendError> {
-        let docs = Arc::clone(&self.sync.docs);
-        let ids = self
-            .sync
-            .blocking(move || docs.list_documents())
-            .await
-            .map_err(BackendError::new)?
-            .map_err(BackendError::new)?;
+        let ids = self.stored_ids().await?;
         let mut out = Vec::new();
         for id in ids {
             if out.len() >= limit {
