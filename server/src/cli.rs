@@ -160,6 +160,14 @@ pub(crate) struct LimitArgs {
         env = "PASSERELLE_REQUEST_BODY_TIMEOUT_SECS"
     )]
     pub(crate) request_body_timeout_secs: Option<u64>,
+    /// Seconds a request's headers may take to arrive (default 30), from the connection
+    /// opening or its previous request; then the connection is closed.
+    #[arg(
+        long,
+        value_name = "SECONDS",
+        env = "PASSERELLE_REQUEST_HEADER_TIMEOUT_SECS"
+    )]
+    pub(crate) request_header_timeout_secs: Option<u64>,
     /// Bytes per second a request body must average past its first seconds (default 1024).
     #[arg(long, value_name = "BYTES", env = "PASSERELLE_REQUEST_BODY_MIN_RATE")]
     pub(crate) request_body_min_rate: Option<u64>,
@@ -204,6 +212,12 @@ impl LimitArgs {
         }
         if let Some(secs) = positive(self.request_body_timeout_secs, "request-body-timeout-secs")? {
             config.body_deadline.initial = Duration::from_secs(secs);
+        }
+        if let Some(secs) = positive(
+            self.request_header_timeout_secs,
+            "request-header-timeout-secs",
+        )? {
+            config.header_timeout = Duration::from_secs(secs);
         }
         if let Some(rate) = positive(self.request_body_min_rate, "request-body-min-rate")? {
             config.body_deadline.min_bytes_per_sec = rate;

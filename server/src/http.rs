@@ -13,7 +13,6 @@
 //! The sync endpoints are added to [`app`] next to these.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -49,6 +48,9 @@ pub struct ServerConfig {
     pub hub: HubConfig,
     /// How long a request body may take to arrive (slow uploads).
     pub body_deadline: crate::body_deadline::BodyDeadline,
+    /// How long a request's headers may take to arrive, from the connection opening or its
+    /// previous request ending; then the connection is closed ([`crate::listen`]).
+    pub header_timeout: Duration,
     /// Mark the web pages' cookies `Secure` (the server is reached over https, e.g. behind
     /// a reverse proxy): `serve --secure-cookies`.
     pub secure_cookies: bool,
@@ -62,6 +64,7 @@ impl Default for ServerConfig {
             token_recheck_interval: Duration::from_secs(30),
             hub: HubConfig::default(),
             body_deadline: crate::body_deadline::BodyDeadline::default(),
+            header_timeout: Duration::from_secs(30),
             secure_cookies: false,
         }
     }
@@ -180,7 +183,7 @@ pub fn app(state: AppState) -> Router {
 /// to finish. Logs the bound address, which is the way to learn it after binding port 0.
 ///
 /// Graceful shutdown waits for every connection, so long-lived ones (WebSockets) must be told
-/// to close when `shutdown` fires.
+/// to close when `shutdown` fires. Connections are accepted by [`crate::listen`].
 pub async fn run(
     listener: TcpListener,
     state: AppState,
@@ -197,12 +200,8 @@ pub async fn run(
         shutdown.await;
         closing.send_replace(true);
     };
-    axum::serve(
-        listener,
-        app(state).into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown)
-    .await?;
+    let header_timeout = state.config.header_timeout;
+    crate::listen::serve(listener, app(state), header_timeout, shutdown).await;
     // Everything acknowledged is already flushed; wait for writes still in progress.
     sync.hub.drain().await;
     // Keep the changes feed for the next start, so that clients keep their cursors.

@@ -28,6 +28,7 @@
 //!   `GET`/`PUT /v1/docs/{id}/access` (a document's owner and rules; sharing).
 //! - `error`: [`AppError`], which turns failures into 4xx JSON or a generic 500.
 //! - [`body_deadline`]: request bodies must arrive in time (slow uploads get 408).
+//! - `listen`: accepts connections; request headers must arrive in time (slow-loris).
 //! - [`admin`]: the admin commands, their endpoint, `server.json`, and the loopback client.
 //! - [`backup`]: `backup` and `restore`: the backup file format, per-document consistent
 //!   reads of a running store, and restoring into a fresh data directory.
@@ -49,6 +50,7 @@ mod docs_http;
 mod error;
 pub mod federation;
 mod http;
+mod listen;
 pub mod sync;
 mod web;
 

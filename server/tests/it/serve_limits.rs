@@ -156,3 +156,67 @@ fn a_zero_request_body_timeout_is_refused() {
         stderr(&output)
     );
 }
+
+#[test]
+fn request_headers_that_trickle_in_or_never_come_are_cut_off() {
+    use std::io::Write as _;
+    use std::time::{Duration, Instant};
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    token(&data);
+    let server = ServeProcess::start_with(&data, &["--request-header-timeout-secs", "2"]);
+
+    // A request line sent a byte every 300 ms, never finished: closed once the 2 s are over
+    // (hyper answers 408 or just closes; either way the socket is given back).
+    let mut slow = std::net::TcpStream::connect(server.address).unwrap();
+    slow.set_write_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let started = Instant::now();
+    let mut closed_after = None;
+    for byte in b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: "
+        .iter()
+        .cycle()
+    {
+        if slow.write_all(&[*byte]).is_err() {
+            closed_after = Some(started.elapsed());
+            break;
+        }
+        if started.elapsed() > Duration::from_secs(30) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let closed_after = closed_after.expect("a trickling request line is cut off");
+    assert!(
+        closed_after >= Duration::from_secs(2),
+        "not before the deadline: {closed_after:?}"
+    );
+
+    // A connection that sends nothing at all is closed too.
+    let mut idle = std::net::TcpStream::connect(server.address).unwrap();
+    let reply = read_to_close(&mut idle);
+    assert!(
+        reply.is_empty() || reply.starts_with("HTTP/1.1 408"),
+        "{reply}"
+    );
+
+    // A keep-alive connection serves request after request, each within the deadline.
+    let mut steady = std::net::TcpStream::connect(server.address).unwrap();
+    steady
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    for _ in 0..3 {
+        write!(steady, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+        let mut status = [0u8; 12];
+        std::io::Read::read_exact(&mut steady, &mut status).unwrap();
+        assert_eq!(&status, b"HTTP/1.1 200");
+        let mut rest = [0u8; 256];
+        let _ = std::io::Read::read(&mut steady, &mut rest).unwrap();
+        std::thread::sleep(Duration::from_millis(1_000));
+    }
+
+    // The server serves on.
+    let health = reqwest::blocking::get(format!("http://{}/healthz", server.address)).unwrap();
+    assert_eq!(health.status(), 200);
+    server.stop();
+}
