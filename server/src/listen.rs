@@ -8,7 +8,6 @@
 //! of the connection opening or going idle, or the connection is closed. Bodies have their
 //! own deadline ([`crate::body_deadline`]); WebSockets, once upgraded, are the sync layer's.
 
-use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::pin;
@@ -77,7 +76,7 @@ async fn serve_connection(
     let service = hyper::service::service_fn(move |mut request: hyper::Request<Incoming>| {
         request.extensions_mut().insert(ConnectInfo(peer));
         let router = router.clone();
-        async move { Ok::<_, Infallible>(router.oneshot(request.map(Body::new)).await?) }
+        async move { router.oneshot(request.map(Body::new)).await }
     });
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
