@@ -288,6 +288,9 @@ pub(crate) enum RoleArg {
     Editor,
     /// Reads only.
     Viewer,
+    /// A peer server's link (federation): an editor that may also state who made the
+    /// changes it delivers (see `peer add`).
+    Peer,
 }
 
 impl From<RoleArg> for Role {
@@ -296,6 +299,7 @@ impl From<RoleArg> for Role {
             RoleArg::Admin => Role::Admin,
             RoleArg::Editor => Role::Editor,
             RoleArg::Viewer => Role::Viewer,
+            RoleArg::Peer => Role::Peer,
         }
     }
 }

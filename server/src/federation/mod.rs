@@ -14,6 +14,7 @@
 //! here as the `offer` user (their write access decides, their organisation owns documents
 //! that first arrive from the peer, and the authorship records name them).
 
+pub mod claims;
 pub mod config;
 mod link;
 
