@@ -236,7 +236,11 @@ async fn history(
                 user: record.user.as_str().to_owned(),
                 org: record.org.as_str().to_owned(),
                 time: record.at.to_string(),
-                origin: record.origin.iter().map(|s| s.as_str().to_owned()).collect(),
+                origin: record
+                    .origin
+                    .iter()
+                    .map(|s| s.as_str().to_owned())
+                    .collect(),
             })
             .collect(),
     }))

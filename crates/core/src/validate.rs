@@ -681,7 +681,10 @@ mod change_hashes_tests {
         let mut expected = all.clone();
         expected.sort();
         assert_eq!(whole, expected);
-        assert_eq!(change_hashes(&doc.save_after(&first)).unwrap(), doc.get_heads());
+        assert_eq!(
+            change_hashes(&doc.save_after(&first)).unwrap(),
+            doc.get_heads()
+        );
         assert!(change_hashes(&[]).unwrap().is_empty());
         assert!(change_hashes(b"not automerge").is_err());
     }

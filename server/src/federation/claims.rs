@@ -24,9 +24,7 @@ use passerelle_core::DocumentId;
 use passerelle_core::batch::DocumentDelta;
 use serde::{Deserialize, Serialize};
 
-use crate::auth::{
-    AuthorshipRecord, ChangeHash, MAX_ORIGIN_HOPS, NameError, OrgName, UserName,
-};
+use crate::auth::{AuthorshipRecord, ChangeHash, MAX_ORIGIN_HOPS, NameError, OrgName, UserName};
 
 /// The most claims one request may carry (one per change).
 pub const MAX_CLAIMS: usize = 100_000;
@@ -97,7 +95,11 @@ impl AuthorClaim {
             hash: record.change_hash.to_string(),
             user: record.user.as_str().to_owned(),
             org: record.org.as_str().to_owned(),
-            origin: record.origin.iter().map(|s| s.as_str().to_owned()).collect(),
+            origin: record
+                .origin
+                .iter()
+                .map(|s| s.as_str().to_owned())
+                .collect(),
             time: record.at.to_string(),
         }
     }
@@ -268,8 +270,14 @@ mod tests {
             change(&mut claim);
             claim.to_record(&via(), now()).unwrap_err()
         };
-        assert!(matches!(bad(&|c| c.hash = "zz".into()), ClaimError::Hash(_)));
-        assert!(matches!(bad(&|c| c.user = String::new()), ClaimError::User(_)));
+        assert!(matches!(
+            bad(&|c| c.hash = "zz".into()),
+            ClaimError::Hash(_)
+        ));
+        assert!(matches!(
+            bad(&|c| c.user = String::new()),
+            ClaimError::User(_)
+        ));
         assert!(matches!(
             bad(&|c| c.user = "k".repeat(65)),
             ClaimError::User(NameError::TooLong(65))
@@ -278,7 +286,10 @@ mod tests {
             bad(&|c| c.user = "kar\u{202e}im".into()),
             ClaimError::User(_)
         ));
-        assert!(matches!(bad(&|c| c.org = " lille".into()), ClaimError::Org(_)));
+        assert!(matches!(
+            bad(&|c| c.org = " lille".into()),
+            ClaimError::Org(_)
+        ));
         assert!(matches!(
             bad(&|c| c.origin = vec!["a\nb".into()]),
             ClaimError::Origin(_)
@@ -287,7 +298,10 @@ mod tests {
             bad(&|c| c.origin = vec!["x".into(); MAX_ORIGIN_HOPS]),
             ClaimError::TooFar
         ));
-        assert!(matches!(bad(&|c| c.time = "hier".into()), ClaimError::Time(_)));
+        assert!(matches!(
+            bad(&|c| c.time = "hier".into()),
+            ClaimError::Time(_)
+        ));
         // The longest origin that still leaves room for the sender passes.
         let mut far = claim();
         far.origin = vec!["x".into(); MAX_ORIGIN_HOPS - 1];
@@ -369,6 +383,11 @@ mod tests {
             replica: "x".into(),
             documents,
         });
-        assert!(batch::decode::<RequestAuthors>(&without).unwrap().authors.is_empty());
+        assert!(
+            batch::decode::<RequestAuthors>(&without)
+                .unwrap()
+                .authors
+                .is_empty()
+        );
     }
 }

@@ -21,8 +21,8 @@ use passerelle_core::{DeltaOutcome, DeltaRequest, DocumentId, PeerId};
 use serde::{Deserialize, Serialize};
 
 use crate::auth::{Access, Operation, Principal, Role, access_for, allowed};
-use crate::federation::claims;
 use crate::error::AppError;
+use crate::federation::claims;
 use crate::http::{AppState, Authenticated};
 use crate::sync::feed::{Cursor, CursorError, Since};
 use crate::sync::hub::Claimed;
@@ -81,10 +81,16 @@ pub(crate) async fn batch_sync(
     } else {
         Default::default()
     };
-    let replies = join_all(request.documents.into_iter().zip(ids).map(|(document, id)| {
-        let claimed = authors.remove(&id).unwrap_or_default();
-        one_document(&state, &principal, &from, id, document, claimed)
-    }))
+    let replies = join_all(
+        request
+            .documents
+            .into_iter()
+            .zip(ids)
+            .map(|(document, id)| {
+                let claimed = authors.remove(&id).unwrap_or_default();
+                one_document(&state, &principal, &from, id, document, claimed)
+            }),
+    )
     .await;
     let replies: Result<Vec<DocumentReply>, AppError> = replies.into_iter().collect();
     let body = batch::encode(&batch::SyncResponse {

@@ -588,13 +588,15 @@ impl HubTask {
             .and_then(|documents| documents.get(&document_id))
         {
             let mut records = Vec::new();
-            hashes.retain(|hash| match claimed.get(&crate::auth::ChangeHash::from(*hash)) {
-                Some(record) => {
-                    records.push(record.clone());
-                    false
-                }
-                None => true,
-            });
+            hashes.retain(
+                |hash| match claimed.get(&crate::auth::ChangeHash::from(*hash)) {
+                    Some(record) => {
+                        records.push(record.clone());
+                        false
+                    }
+                    None => true,
+                },
+            );
             if !records.is_empty() {
                 self.writer.submit(Job::Claimed {
                     document_id,
