@@ -177,11 +177,14 @@ pub(crate) struct RequestAuthors {
 /// A batch-sync request with authors, as a link sends it: the fields of
 /// [`passerelle_core::batch::SyncRequest`] plus `authors`.
 #[derive(Debug, Serialize)]
-pub(crate) struct SyncRequestWithAuthors<'a> {
-    pub(crate) replica: &'a str,
-    pub(crate) documents: &'a [DocumentDelta],
+pub struct SyncRequestWithAuthors<'a> {
+    /// As [`passerelle_core::batch::SyncRequest::replica`].
+    pub replica: &'a str,
+    /// As [`passerelle_core::batch::SyncRequest::documents`].
+    pub documents: &'a [DocumentDelta],
+    /// Who made the changes of `documents`.
     #[serde(skip_serializing_if = "<[DocumentAuthors]>::is_empty")]
-    pub(crate) authors: &'a [DocumentAuthors],
+    pub authors: &'a [DocumentAuthors],
 }
 
 /// The body of `POST /v1/authorship`.

@@ -12,8 +12,11 @@
 //!    have nothing to send), minus those whose heads are the peer's heads we recorded;
 //! 2. for each candidate the offered user may read here: ask the hub for our heads and the
 //!    changes the peer lacks (relative to the peer heads recorded), send them in one batch;
-//! 3. apply each reply's changes through the hub (written as the offered user, if they may
-//!    write; documents new here are created as theirs), record the peer's heads, durably;
+//! 3. ask the peer who made the reply's changes (`POST /v1/authorship`), apply them through
+//!    the hub (written as the offered user, if they may write; documents new here are
+//!    created as theirs; the authorship records name their authors on the peer), record the
+//!    peer's heads, durably (the batch sent in 2 carries the authors of our changes, see
+//!    [`super::claims`]);
 //! 4. once every batch is done, store both cursors: a restart resumes from them.
 //!
 //! No loops: what we just received has the recorded peer heads, so our feed's entry for it
