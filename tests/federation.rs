@@ -2,13 +2,20 @@
 //! on each, and the link between the servers through the [`Proxy`].
 //!
 //! Oujda dials Lille (`passerelle-server peer add`) with a token Lille issued to its user
-//! `oujda-link` (organisation `oujda` there), and offers what its local user `lille-link`
-//! (organisation `oujda` here) may read. So: Lille documents shared with `oujda` come to
+//! `oujda-link` (organisation `oujda` there, role `peer`: it may say who made the changes it
+//! delivers), and offers what its local user `lille-link` (organisation `oujda` here) may
+//! read. So: Lille documents shared with `oujda` come to
 //! Oujda; Oujda's `oujda` documents go to Lille; a Lille document not shared with `oujda`,
 //! and an Oujda document of another organisation, never cross.
 
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
+use automerge::transaction::Transactable as _;
+use automerge::{AutoCommit, ROOT};
+use passerelle_core::DocumentId;
+use passerelle_core::batch::{self, DocumentDelta};
+use passerelle_server::federation::claims::{AuthorClaim, DocumentAuthors, SyncRequestWithAuthors};
 use passerelle_tests::{CliReplica, Fault, LinkSettings, Proxy, Role, TestServer};
 use serde_json::{Value, json};
 
@@ -42,7 +49,7 @@ impl Cities {
         };
         let amina_token = lille.add_user("amina", "lille", Role::Admin);
         let hamid_token = lille.add_user("hamid", "oujda", Role::Editor);
-        let link_token = lille.add_user("oujda-link", "oujda", Role::Editor);
+        let link_token = lille.add_user("oujda-link", "oujda", Role::Peer);
         let youssef_token = oujda.add_user("youssef", "oujda", Role::Editor);
         oujda.add_user("lille-link", "oujda", Role::Editor);
         let link = Proxy::start(lille.address, LinkSettings::clean(), 10);
@@ -256,12 +263,160 @@ fn two_cities_replicate_through_a_partition_and_share_only_what_they_offer() {
     assert_eq!(stored(lille), 3, "shared, lille_only and from_oujda");
     assert_eq!(stored(oujda), 3, "shared, from_oujda and oujda_only");
 
-    // Authorship: who delivered the other city's changes, on each side.
+    // Authorship crossed with the changes: each side names who made the other side's
+    // changes, with the server they work on (never the link accounts, and never as one of
+    // its own users).
+    let lille_side = |user: &str| (user.to_owned(), vec!["lille".to_owned()]);
+    let oujda_side = |user: &str| (user.to_owned(), vec!["oujda-link".to_owned()]);
+    let here = |user: &str| (user.to_owned(), Vec::new());
+    assert_eq!(
+        authors(youssef, &shared),
+        [lille_side("amina"), here("youssef")].into(),
+        "Oujda's history of Lille's document"
+    );
+    assert_eq!(
+        authors(amina, &shared),
+        [here("amina"), oujda_side("youssef")].into(),
+        "Lille's history of the same document"
+    );
+    assert_eq!(
+        authors(hamid, &from_oujda),
+        [oujda_side("youssef"), here("hamid")].into(),
+        "Lille's history of Oujda's document"
+    );
+    assert_eq!(
+        authors(youssef, &from_oujda),
+        [here("youssef"), lille_side("hamid")].into(),
+        "Oujda's history of its own document"
+    );
+    // As people read it.
     let history = youssef.run_ok(&["history", &shared]);
-    assert!(history.contains("lille-link"), "{history}");
-    let history = hamid.run_ok(&["history", &from_oujda]);
-    assert!(history.contains("oujda-link"), "{history}");
-    assert!(history.contains("hamid"), "{history}");
+    assert!(history.contains("amina (lille)"), "{history}");
+    assert!(history.contains("from the peer server lille"), "{history}");
+    assert!(!history.contains("lille-link"), "{history}");
+}
+
+/// Who made each change of `doc`, as the history (`passerelle history --json`) of
+/// `replica`'s server tells it: (user, the servers it came through).
+fn authors(replica: &CliReplica, doc: &str) -> BTreeSet<(String, Vec<String>)> {
+    let history: Value =
+        serde_json::from_str(&replica.run_ok(&["history", doc, "--json"])).expect("history --json");
+    history["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .map(|change| {
+            let origin = change["origin"]
+                .as_array()
+                .map(|hops| {
+                    hops.iter()
+                        .map(|hop| hop.as_str().unwrap().to_owned())
+                        .collect()
+                })
+                .unwrap_or_default();
+            (change["user"].as_str().unwrap().to_owned(), origin)
+        })
+        .collect()
+}
+
+/// A batch-sync request creating a new document with one change, claiming that `user` (of
+/// organisation `lille`) made it; the document's id and the answer's status.
+fn post_with_claim(
+    server: &TestServer,
+    token: &str,
+    user: &str,
+) -> (DocumentId, reqwest::StatusCode) {
+    let mut doc = AutoCommit::new();
+    doc.put(ROOT, "title", format!("said to be {user}'s"))
+        .unwrap();
+    let id = DocumentId::random();
+    let documents = [DocumentDelta {
+        id: id.to_string(),
+        heads: batch::to_wire(&doc.get_heads()),
+        changes: doc.save(),
+    }];
+    let authors = [DocumentAuthors {
+        id: id.to_string(),
+        changes: doc
+            .get_heads()
+            .iter()
+            .map(|hash| AuthorClaim {
+                hash: hash.to_string(),
+                user: user.to_owned(),
+                org: "lille".to_owned(),
+                origin: Vec::new(),
+                time: "2026-11-29T10:00:00Z".to_owned(),
+            })
+            .collect(),
+    }];
+    let body = batch::encode(&SyncRequestWithAuthors {
+        replica: "claims-test",
+        documents: &documents,
+        authors: &authors,
+    });
+    let response = reqwest::blocking::Client::new()
+        .post(format!("{}/v1/sync", server.url))
+        .bearer_auth(token)
+        .header("content-type", "application/cbor")
+        .body(body)
+        .send()
+        .unwrap();
+    (id, response.status())
+}
+
+/// The (user, origin) of every change of `id` in the server's history, as `token` reads it;
+/// `None` when the server has no such document.
+fn server_history(
+    server: &TestServer,
+    token: &str,
+    id: DocumentId,
+) -> Option<Vec<(String, Value)>> {
+    let response = reqwest::blocking::Client::new()
+        .get(format!("{}/v1/docs/{id}/history", server.url))
+        .bearer_auth(token)
+        .send()
+        .unwrap();
+    if response.status() == reqwest::StatusCode::NOT_FOUND {
+        return None;
+    }
+    let history: Value = response.json().unwrap();
+    Some(
+        history["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| (c["user"].as_str().unwrap().to_owned(), c["origin"].clone()))
+            .collect(),
+    )
+}
+
+#[test]
+fn only_a_peer_account_may_say_who_made_the_changes_it_delivers() {
+    let server = TestServer::start();
+    let amina = server.add_user("amina", "lille", Role::Admin);
+    let mallory = server.add_user("mallory", "lille", Role::Editor);
+    let rabat = server.add_user("rabat", "lille", Role::Peer);
+
+    // An editor's claims are ignored: the change is theirs.
+    let (id, status) = post_with_claim(&server, &mallory, "amina");
+    assert_eq!(status, reqwest::StatusCode::OK);
+    assert_eq!(
+        server_history(&server, &amina, id).unwrap(),
+        vec![("mallory".to_owned(), Value::Null)]
+    );
+
+    // A peer account's claims are taken, as a user of that peer: never as the local amina.
+    let (id, status) = post_with_claim(&server, &rabat, "amina");
+    assert_eq!(status, reqwest::StatusCode::OK);
+    assert_eq!(
+        server_history(&server, &amina, id).unwrap(),
+        vec![("amina".to_owned(), json!(["rabat"]))]
+    );
+
+    // A malformed claim (an empty name) refuses the whole request: nothing is stored.
+    let (id, status) = post_with_claim(&server, &rabat, "");
+    assert_eq!(status, reqwest::StatusCode::BAD_REQUEST);
+    assert_eq!(server_history(&server, &amina, id), None);
 }
 
 #[test]

@@ -428,17 +428,22 @@ pub(crate) fn history_text(history: &DocumentHistory, title: Option<&str>) -> St
     let width = history
         .on_server
         .iter()
-        .map(|r| r.user.chars().count())
+        .map(|r| r.author().chars().count())
         .max()
         .unwrap_or(0);
     for record in &history.on_server {
         let _ = writeln!(
             out,
-            "  {}  {:width$}  {:<12}  {}",
+            "  {}  {:width$}  {:<12}  {}{}",
             when(record.time),
-            record.user,
+            record.author(),
             format!("({})", record.org),
             short_hash(&record.hash),
+            // After the hash, where no user name can reach: this one is not a user here.
+            match record.origin.first() {
+                Some(peer) => format!("  from the peer server {peer}"),
+                None => String::new(),
+            },
         );
     }
     if !history.pending.is_empty() {
@@ -463,6 +468,7 @@ fn history_json(history: &DocumentHistory) -> Json {
                 "hash": record.hash.to_string(),
                 "user": record.user,
                 "org": record.org,
+                "origin": record.origin,
                 "time": jiff::Timestamp::try_from(record.time)
                     .map(|t| t.to_string())
                     .unwrap_or_default(),

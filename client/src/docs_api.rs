@@ -38,6 +38,22 @@ pub struct HistoryRecord {
     pub org: String,
     /// When the server received it.
     pub time: SystemTime,
+    /// Empty for a user of the server. For a change made on another server and carried by
+    /// federation: the servers it came through, nearest first (`user` and `org` are the
+    /// author's there, not an account of this server).
+    pub origin: Vec<String>,
+}
+
+impl HistoryRecord {
+    /// The author as people read it: `karim`, or `karim (lille)` for a user of the peer
+    /// server `lille`, `karim (rabat, via lille)` when relayed.
+    pub fn author(&self) -> String {
+        match self.origin.as_slice() {
+            [] => self.user.clone(),
+            [only] => format!("{} ({only})", self.user),
+            [via @ .., from] => format!("{} ({from}, via {})", self.user, via.join(", ")),
+        }
+    }
 }
 
 /// A change this replica holds and the server does not.
@@ -151,6 +167,8 @@ struct WireRecord {
     user: String,
     org: String,
     time: String,
+    #[serde(default)]
+    origin: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -189,6 +207,7 @@ impl HttpTransport {
                     user: record.user,
                     org: record.org,
                     time: SystemTime::from(time),
+                    origin: record.origin,
                 })
             })
             .collect()

@@ -188,6 +188,7 @@ impl Replica {
                         "hash": r.hash.to_string(),
                         "user": r.user,
                         "org": r.org,
+                        "origin": r.origin,
                         "time": rfc3339(r.time),
                     })).collect::<Vec<_>>(),
                 }),

@@ -54,7 +54,8 @@ pub(crate) enum PeerCommand {
         /// The peer's base URL (https://passerelle.lille.example/).
         url: String,
         /// A token the peer issued to this server: the peer's access rules apply to us as to
-        /// that user.
+        /// that user. With the role peer there, the peer also records who made the changes
+        /// we send (as users of this server); otherwise it records them as that user's.
         #[arg(long)]
         token: String,
         /// A short name for the peer (lowercase letters, digits, - and _); default: from
@@ -63,7 +64,8 @@ pub(crate) enum PeerCommand {
         name: Option<String>,
         /// The local user whose read access decides which documents are offered to the
         /// peer; the peer's changes are written here as this user (whose organisation owns
-        /// the documents that first arrive from the peer).
+        /// the documents that first arrive from the peer), and the history names their
+        /// authors on the peer, as `karim (NAME)`.
         #[arg(long, value_name = "USER")]
         offer: UserName,
         #[command(flatten)]
@@ -302,6 +304,9 @@ pub(crate) enum RoleArg {
     Editor,
     /// Reads only.
     Viewer,
+    /// A peer server's link (federation): an editor that may also state who made the
+    /// changes it delivers (see `peer add`).
+    Peer,
 }
 
 impl From<RoleArg> for Role {
@@ -310,6 +315,7 @@ impl From<RoleArg> for Role {
             RoleArg::Admin => Role::Admin,
             RoleArg::Editor => Role::Editor,
             RoleArg::Viewer => Role::Viewer,
+            RoleArg::Peer => Role::Peer,
         }
     }
 }

@@ -7,6 +7,7 @@
 //! | `GET /v1/docs/{id}/access` | readers of the document | [`AccessResponse`]: the owner organisation and the rules |
 //! | `PUT /v1/docs/{id}/access` | admins of the owner organisation | sets one rule from a [`ShareRequest`]; answers the new [`AccessResponse`] |
 //! | `DELETE /v1/docs/{id}` | admins of the owner organisation, and its editors who may write it | erases the document for good; answers an [`ErasureResponse`] |
+//! | `POST /v1/authorship` | anyone; answers only about documents they may read | the authorship records of given changes of given documents (an [`AuthorshipQuery`], at most 10,000 hashes): what a federation link asks of a peer about the changes it received |
 //!
 //! Erasure (the right to be forgotten: a person's record is a document of its own) removes,
 //! in one atomic and flushed batch, the document's chunks, its access rules and its
@@ -35,7 +36,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::routing::{delete, get};
+use axum::routing::{delete, get, post};
 use axum::{Json, Router};
 use passerelle_core::DocumentId;
 use serde::{Deserialize, Serialize};
@@ -45,6 +46,10 @@ use crate::auth::{
     Subject, Tombstone, UserName, access_for, allowed,
 };
 use crate::error::AppError;
+use crate::federation::claims::{
+    AuthorClaim, AuthorshipAnswer, AuthorshipQuery, DocumentAuthors, MAX_QUERY_DOCUMENTS,
+    MAX_QUERY_HASHES,
+};
 use crate::http::{AppState, Authenticated};
 
 /// The answer to a caller who may not read a document, and to one asking about a document
@@ -57,6 +62,7 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/v1/docs/{id}/history", get(history))
         .route("/v1/docs/{id}/access", get(get_access).put(put_access))
         .route("/v1/docs/{id}", delete(erase))
+        .route("/v1/authorship", post(authorship))
 }
 
 /// The answer of `DELETE /v1/docs/{id}`.
@@ -130,7 +136,7 @@ fn may_erase(principal: &Principal, acl: &DocumentAcl) -> bool {
         && match principal.role {
             Role::Admin => true,
             Role::Editor => access_for(principal, Some(acl)) >= Access::Write,
-            Role::Viewer => false,
+            Role::Viewer | Role::Peer => false,
         }
 }
 
@@ -145,6 +151,11 @@ pub(crate) struct HistoryEntry {
     pub(crate) org: String,
     /// When the server received it (RFC 3339, UTC).
     pub(crate) time: String,
+    /// For a change made on another server and carried here by federation: the servers it
+    /// came through, nearest first (`user` and `org` are the author's there). Absent for a
+    /// user of this server.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub(crate) origin: Vec<String>,
 }
 
 /// The answer of `GET /v1/docs/{id}/history`.
@@ -225,9 +236,77 @@ async fn history(
                 user: record.user.as_str().to_owned(),
                 org: record.org.as_str().to_owned(),
                 time: record.at.to_string(),
+                origin: record
+                    .origin
+                    .iter()
+                    .map(|s| s.as_str().to_owned())
+                    .collect(),
             })
             .collect(),
     }))
+}
+
+/// `POST /v1/authorship`: the records of the changes asked, of the documents the caller may
+/// read (a document it may not read, or that does not exist, gets none).
+async fn authorship(
+    State(state): State<AppState>,
+    Authenticated(principal): Authenticated,
+    body: Bytes,
+) -> Result<Json<AuthorshipAnswer>, AppError> {
+    let query: AuthorshipQuery = serde_json::from_slice(&body)
+        .map_err(|e| AppError::BadRequest(format!("invalid authorship query: {e}")))?;
+    if query.documents.len() > MAX_QUERY_DOCUMENTS {
+        return Err(AppError::BadRequest(format!(
+            "at most {MAX_QUERY_DOCUMENTS} documents per query"
+        )));
+    }
+    let hashes: usize = query.documents.iter().map(|d| d.hashes.len()).sum();
+    if hashes > MAX_QUERY_HASHES {
+        return Err(AppError::BadRequest(format!(
+            "at most {MAX_QUERY_HASHES} change hashes per query; this one has {hashes}"
+        )));
+    }
+    let mut asked = Vec::with_capacity(query.documents.len());
+    for document in query.documents {
+        let id = parse_id(&document.id)?;
+        let hashes = document
+            .hashes
+            .iter()
+            .map(|hash| {
+                hash.parse::<crate::auth::ChangeHash>().map_err(|_| {
+                    AppError::BadRequest(format!(
+                        "`{}` is not a change hash",
+                        hash.chars().take(80).collect::<String>()
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        asked.push((id, hashes));
+    }
+    let auth = Arc::clone(&state.auth);
+    let documents = state
+        .sync
+        .blocking(move || -> Result<Vec<DocumentAuthors>, AuthError> {
+            let mut out = Vec::with_capacity(asked.len());
+            for (id, hashes) in asked {
+                let changes = if readable(&auth, &id, &principal)? {
+                    auth.authorship_of(&id, hashes)?
+                        .iter()
+                        .map(AuthorClaim::from_record)
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                out.push(DocumentAuthors {
+                    id: id.to_string(),
+                    changes,
+                });
+            }
+            Ok(out)
+        })
+        .await
+        .map_err(|e| AppError::internal(e.to_string()))??;
+    Ok(Json(AuthorshipAnswer { documents }))
 }
 
 /// `GET /v1/docs/{id}/access`.

@@ -340,7 +340,8 @@ impl Backend for ServerPages {
                             (
                                 ChangeHash(*r.change_hash.as_bytes()),
                                 Authored {
-                                    who: r.user.as_str().to_owned(),
+                                    // `karim (lille)` for a user of a peer server.
+                                    who: r.author_label(),
                                     at: Some(r.at),
                                 },
                             )

@@ -33,6 +33,8 @@ pub enum Role {
     Editor,
     /// Reads the organisation's documents.
     Viewer,
+    /// A peer server's link: an editor that may state who made the changes it delivers.
+    Peer,
 }
 
 impl Role {
@@ -42,6 +44,7 @@ impl Role {
             Role::Admin => "admin",
             Role::Editor => "editor",
             Role::Viewer => "viewer",
+            Role::Peer => "peer",
         }
     }
 }

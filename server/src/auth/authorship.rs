@@ -92,8 +92,39 @@ pub struct AuthorshipRecord {
     pub user: UserName,
     /// That user's organisation at the time (kept because users can move).
     pub org: OrgName,
-    /// When the server received it.
+    /// When the server received it (for a change from a federation peer: when the first
+    /// server received it, as the peer stated).
     pub at: Timestamp,
+    /// Empty for a change a user of this server delivered. For a change made on another
+    /// server and carried here by federation, the servers it came through, nearest first:
+    /// each is the name the previous server gave the next one (the peer's name in
+    /// `peers.json`, or the federation user a peer dials in as). `user` and `org` are then
+    /// the author's on the last of them, not an account of this server.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub origin: Vec<UserName>,
+}
+
+/// The most servers an [`AuthorshipRecord::origin`] names.
+pub const MAX_ORIGIN_HOPS: usize = 8;
+
+impl AuthorshipRecord {
+    /// The author as people read it: `karim` for a user of this server, `karim (lille)` for
+    /// a user of the peer `lille`, `karim (rabat, via oujda)` for one relayed by `oujda`.
+    pub fn author_label(&self) -> String {
+        author_label(self.user.as_str(), &self.origin)
+    }
+}
+
+/// [`AuthorshipRecord::author_label`] from its parts.
+pub fn author_label(user: &str, origin: &[impl AsRef<str>]) -> String {
+    match origin {
+        [] => user.to_owned(),
+        [only] => format!("{user} ({})", only.as_ref()),
+        [via @ .., from] => {
+            let via: Vec<&str> = via.iter().map(AsRef::as_ref).collect();
+            format!("{user} ({}, via {})", from.as_ref(), via.join(", "))
+        }
+    }
 }
 
 #[cfg(test)]
@@ -109,5 +140,21 @@ mod tests {
         assert_eq!(text.to_uppercase().parse::<ChangeHash>().unwrap(), hash);
         assert!("ab".parse::<ChangeHash>().is_err());
         assert!("zz".repeat(32).parse::<ChangeHash>().is_err());
+    }
+
+    #[test]
+    fn remote_authors_name_their_servers() {
+        assert_eq!(author_label("karim", &[] as &[&str]), "karim");
+        assert_eq!(author_label("karim", &["lille"]), "karim (lille)");
+        assert_eq!(
+            author_label("karim", &["oujda", "lille"]),
+            "karim (lille, via oujda)"
+        );
+        // A record written before federation carried authors reads as a local one.
+        let old = r#"{"change_hash":"abababababababababababababababababababababababababababababababab","user":"amina","org":"lille","at":"2026-01-01T00:00:00Z"}"#;
+        let record: AuthorshipRecord = serde_json::from_str(old).unwrap();
+        assert!(record.origin.is_empty());
+        assert_eq!(record.author_label(), "amina");
+        assert!(!serde_json::to_string(&record).unwrap().contains("origin"));
     }
 }

@@ -26,7 +26,9 @@ mod token;
 mod user;
 
 pub use access::{Access, DocumentAcl, Operation, Rule, Subject, access_for, allowed};
-pub use authorship::{AuthorshipRecord, ChangeHash, ChangeHashError};
+pub use authorship::{
+    AuthorshipRecord, ChangeHash, ChangeHashError, MAX_ORIGIN_HOPS, author_label,
+};
 pub use error::{AuthError, Refusal};
 pub use name::{MAX_NAME_CHARS, NameError, OrgName, UserName};
 pub use role::{Role, RoleParseError};

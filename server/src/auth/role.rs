@@ -19,21 +19,25 @@ pub enum Role {
     Editor,
     /// Reads only.
     Viewer,
+    /// Another passerelle server's link (federation): reads and writes as an editor, and may
+    /// also state who made the changes it delivers (its users, recorded as users of that
+    /// server). Only an admin gives this role, to the account a peer server dials in with.
+    Peer,
 }
 
 /// Why a string is not a role.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("`{0}` is not a role: expected admin, editor or viewer")]
+#[error("`{0}` is not a role: expected admin, editor, viewer or peer")]
 pub struct RoleParseError(String);
 
 impl Role {
-    /// Every role, in decreasing order of power.
-    pub const ALL: [Role; 3] = [Role::Admin, Role::Editor, Role::Viewer];
+    /// Every role, in decreasing order of power (a peer decides as an editor).
+    pub const ALL: [Role; 4] = [Role::Admin, Role::Editor, Role::Viewer, Role::Peer];
 
     /// The most a user with this role can get on any document, whatever its rules say.
     pub fn max_access(self) -> Access {
         match self {
-            Role::Admin | Role::Editor => Access::Write,
+            Role::Admin | Role::Editor | Role::Peer => Access::Write,
             Role::Viewer => Access::Read,
         }
     }
@@ -44,6 +48,7 @@ impl Role {
             Role::Admin => "admin",
             Role::Editor => "editor",
             Role::Viewer => "viewer",
+            Role::Peer => "peer",
         }
     }
 }
@@ -56,6 +61,7 @@ impl FromStr for Role {
             "admin" => Ok(Role::Admin),
             "editor" => Ok(Role::Editor),
             "viewer" => Ok(Role::Viewer),
+            "peer" => Ok(Role::Peer),
             _ => Err(RoleParseError(input.to_owned())),
         }
     }

@@ -630,6 +630,7 @@ impl AuthStore {
                 user: principal.user.clone(),
                 org: principal.org.clone(),
                 at,
+                origin: Vec::new(),
             };
             batch.put(key, encode(&record));
         }
@@ -638,6 +639,46 @@ impl AuthStore {
             self.storage.apply_deferred(batch)?;
         }
         Ok(written)
+    }
+
+    /// Writes `records` of `doc` as they are (authors a federation peer stated, already
+    /// validated), each unless its change has a record already: the first stays. Durable at
+    /// the next flush, as [`AuthStore::record_changes_deferred`]. Returns how many were new.
+    pub fn record_claimed_deferred(
+        &self,
+        doc: &DocumentId,
+        records: impl IntoIterator<Item = AuthorshipRecord>,
+    ) -> Result<usize, AuthError> {
+        let _guard = self.document_lock(doc);
+        let mut batch = Batch::new();
+        let mut seen = std::collections::HashSet::new();
+        for record in records {
+            let key = authorship_key(doc, &record.change_hash)?;
+            if !seen.insert(record.change_hash) || self.storage.get(&key)?.is_some() {
+                continue;
+            }
+            batch.put(key, encode(&record));
+        }
+        let written = batch.ops.len();
+        if written > 0 {
+            self.storage.apply_deferred(batch)?;
+        }
+        Ok(written)
+    }
+
+    /// The authorship records of these changes of `doc` that exist, in the order asked.
+    pub fn authorship_of(
+        &self,
+        doc: &DocumentId,
+        hashes: impl IntoIterator<Item = ChangeHash>,
+    ) -> Result<Vec<AuthorshipRecord>, AuthError> {
+        let mut out = Vec::new();
+        for hash in hashes {
+            if let Some(record) = self.read(&authorship_key(doc, &hash)?)? {
+                out.push(record);
+            }
+        }
+        Ok(out)
     }
 
     /// Waits until every write made so far (deferred ones included) is durable.

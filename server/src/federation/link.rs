@@ -12,8 +12,11 @@
 //!    have nothing to send), minus those whose heads are the peer's heads we recorded;
 //! 2. for each candidate the offered user may read here: ask the hub for our heads and the
 //!    changes the peer lacks (relative to the peer heads recorded), send them in one batch;
-//! 3. apply each reply's changes through the hub (written as the offered user, if they may
-//!    write; documents new here are created as theirs), record the peer's heads, durably;
+//! 3. ask the peer who made the reply's changes (`POST /v1/authorship`), apply them through
+//!    the hub (written as the offered user, if they may write; documents new here are
+//!    created as theirs; the authorship records name their authors on the peer), record the
+//!    peer's heads, durably (the batch sent in 2 carries the authors of our changes, see
+//!    [`super::claims`]);
 //! 4. once every batch is done, store both cursors: a restart resumes from them.
 //!
 //! No loops: what we just received has the recorded peer heads, so our feed's entry for it
@@ -25,16 +28,22 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use automerge::ChangeHash;
-use passerelle_core::batch::{self, DocumentDelta, ReplyStatus, SyncRequest, SyncResponse};
+use passerelle_core::batch::{self, DocumentDelta, DocumentReply, ReplyStatus, SyncResponse};
+use passerelle_core::validate::change_hashes;
 use passerelle_core::{DeltaOutcome, DeltaRequest, DocumentId, PeerId};
 use passerelle_store::{Batch, StorageKey};
 use reqwest::Url;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
+use super::claims::{
+    AuthorClaim, AuthorshipAnswer, AuthorshipQuery, DocumentAuthors, MAX_QUERY_DOCUMENTS,
+    MAX_QUERY_HASHES, QueryDocument, SyncRequestWithAuthors,
+};
 use super::config::{PeerConfig, PeerStatus, StatusFile};
-use crate::auth::{Access, Operation, Principal, access_for, allowed};
+use crate::auth::{Access, MAX_ORIGIN_HOPS, Operation, Principal, UserName, access_for, allowed};
 use crate::http::AppState;
+use crate::sync::Claimed;
 use crate::sync::{ChangesResponse, Cursor, Since};
 
 /// Documents per `POST /v1/sync`.
@@ -49,6 +58,9 @@ const MAX_HEADS: usize = 1_024;
 const MAX_CURSOR_LEN: usize = 256;
 /// The longest JSON answer of the peer's feed.
 const MAX_FEED_BYTES: usize = 64 * 1024 * 1024;
+/// The longest JSON answer of the peer's `POST /v1/authorship` (10,000 records of ~250
+/// bytes at most, with room).
+const MAX_AUTHORS_BYTES: usize = 8 * 1024 * 1024;
 /// Pauses between failed attempts: 1 s doubling to 60 s, with jitter.
 const BACKOFF_MIN: Duration = Duration::from_secs(1);
 const BACKOFF_MAX: Duration = Duration::from_secs(60);
@@ -323,6 +335,7 @@ impl Link {
         }
         let mut sent = Vec::new();
         let mut deltas = Vec::new();
+        let mut authors = Vec::new();
         for &(id, asked) in docs {
             let acl = crate::sync::document_acl(&self.state.sync, &self.state.auth, id)
                 .await
@@ -339,7 +352,14 @@ impl Link {
             let recorded = self.recorded(&id);
             let (local_heads, changes) = if exists {
                 match self
-                    .local(id, recorded.clone(), Vec::new(), false, principal)
+                    .local(
+                        id,
+                        recorded.clone(),
+                        Vec::new(),
+                        false,
+                        principal,
+                        Claimed::new(),
+                    )
                     .await?
                 {
                     DeltaOutcome::Synced { heads, changes, .. } => (heads, changes),
@@ -354,6 +374,15 @@ impl Link {
             };
             if !asked && local_heads == recorded {
                 continue;
+            }
+            if !changes.is_empty() {
+                let changes = self.claims_for(id, &changes).await?;
+                if !changes.is_empty() {
+                    authors.push(DocumentAuthors {
+                        id: id.to_string(),
+                        changes,
+                    });
+                }
             }
             deltas.push(DocumentDelta {
                 id: id.to_string(),
@@ -370,13 +399,16 @@ impl Link {
         if deltas.is_empty() {
             return Ok(Vec::new());
         }
-        let response = self.sync(deltas).await?;
+        let response = self.sync(deltas, &authors).await?;
         anyhow::ensure!(
             response.documents.len() == sent.len(),
             "the peer answered {} documents for {}",
             response.documents.len(),
             sent.len()
         );
+        // Who made the changes the peer sent: asked before they are applied, since the first
+        // record of a change stays.
+        let mut received_authors = self.ask_authors(&response.documents).await?;
         let mut again = Vec::new();
         let mut records = Batch::new();
         let mut synced = 0u64;
@@ -432,6 +464,7 @@ impl Link {
                     Err(_) => continue,
                 }
             };
+            let claimed = received_authors.remove(&id).unwrap_or_default();
             match self
                 .local(
                     id,
@@ -439,6 +472,7 @@ impl Link {
                     reply.changes,
                     may_write,
                     principal,
+                    claimed,
                 )
                 .await?
             {
@@ -476,6 +510,7 @@ impl Link {
         changes: Vec<u8>,
         may_write: bool,
         principal: &Principal,
+        authors: Claimed,
     ) -> anyhow::Result<DeltaOutcome> {
         let hub = &self.state.sync.hub;
         let delta = DeltaRequest {
@@ -486,8 +521,11 @@ impl Link {
             changes,
             may_write,
         };
-        let outcome =
-            tokio::time::timeout(DELTA_TIMEOUT, hub.delta(delta, principal.clone())).await;
+        let outcome = tokio::time::timeout(
+            DELTA_TIMEOUT,
+            hub.delta_with_authors(delta, principal.clone(), authors),
+        )
+        .await;
         hub.delta_done(self.peer_id.clone()).await;
         match outcome {
             Ok(Some(outcome)) => Ok(outcome),
@@ -516,11 +554,113 @@ impl Link {
         Ok(serde_json::from_slice(&body)?)
     }
 
-    /// `POST /v1/sync` of the peer.
-    async fn sync(&self, documents: Vec<DocumentDelta>) -> anyhow::Result<SyncResponse> {
-        let body = batch::encode(&SyncRequest {
-            replica: self.replica.clone(),
-            documents,
+    /// What this server records of who made the changes in `changes` of `id`, as claims for
+    /// the peer (which takes them if our account there has the `peer` role).
+    async fn claims_for(&self, id: DocumentId, changes: &[u8]) -> anyhow::Result<Vec<AuthorClaim>> {
+        let Ok(hashes) = change_hashes(changes) else {
+            // Our own hub's output: cannot happen; the peer then names our link account.
+            return Ok(Vec::new());
+        };
+        let auth = Arc::clone(&self.state.auth);
+        let records = self
+            .state
+            .sync
+            .blocking(move || auth.authorship_of(&id, hashes.into_iter().map(Into::into)))
+            .await??;
+        Ok(records
+            .iter()
+            // One that came through too many servers cannot go further: the peer then
+            // names our link account.
+            .filter(|record| record.origin.len() < MAX_ORIGIN_HOPS)
+            .map(AuthorClaim::from_record)
+            .collect())
+    }
+
+    /// Asks the peer who made the changes of its `replies` (`POST /v1/authorship`), and
+    /// checks the answer into the records to keep here (naming the peer). A peer without
+    /// that route (an older server) answers 404: its changes are then recorded as the
+    /// offered user's.
+    async fn ask_authors(
+        &self,
+        replies: &[DocumentReply],
+    ) -> anyhow::Result<HashMap<DocumentId, Claimed>> {
+        let mut queries: Vec<Vec<QueryDocument>> = vec![Vec::new()];
+        let mut in_query = 0usize;
+        for reply in replies {
+            if reply.changes.is_empty()
+                || !matches!(reply.status, ReplyStatus::Ok | ReplyStatus::Refused)
+            {
+                continue;
+            }
+            let Ok(hashes) = change_hashes(&reply.changes) else {
+                // Malformed: the hub refuses them anyway.
+                continue;
+            };
+            for part in hashes.chunks(MAX_QUERY_HASHES) {
+                if in_query + part.len() > MAX_QUERY_HASHES
+                    || queries
+                        .last()
+                        .is_some_and(|q| q.len() >= MAX_QUERY_DOCUMENTS)
+                {
+                    queries.push(Vec::new());
+                    in_query = 0;
+                }
+                in_query += part.len();
+                queries.last_mut().expect("one query").push(QueryDocument {
+                    id: reply.id.clone(),
+                    hashes: part.iter().map(ToString::to_string).collect(),
+                });
+            }
+        }
+        let via = UserName::new(self.config.name.as_str())?;
+        let mut out: HashMap<DocumentId, Claimed> = HashMap::new();
+        for documents in queries.into_iter().filter(|q| !q.is_empty()) {
+            let response = self
+                .http
+                .post(self.base.join("v1/authorship")?)
+                .bearer_auth(&self.config.token)
+                .json(&AuthorshipQuery { documents })
+                .send()
+                .await?;
+            if response.status() == reqwest::StatusCode::NOT_FOUND {
+                tracing::debug!(peer = %self.config.name, "the peer does not tell authors");
+                return Ok(HashMap::new());
+            }
+            let body = self.body(response, MAX_AUTHORS_BYTES).await?;
+            let answer: AuthorshipAnswer = serde_json::from_slice(&body)?;
+            let now = jiff::Timestamp::now();
+            for document in answer.documents {
+                let Ok(id) = document.id.parse::<DocumentId>() else {
+                    anyhow::bail!("the peer's authors name a malformed document id");
+                };
+                let records = out.entry(id).or_default();
+                for claim in document.changes {
+                    // A record we cannot keep (too far, or names we refuse) leaves that
+                    // change to the offered user; the rest of the answer stands.
+                    match claim.to_record(&via, now) {
+                        Ok(record) => {
+                            records.entry(record.change_hash).or_insert(record);
+                        }
+                        Err(error) => {
+                            tracing::debug!(peer = %self.config.name, %id, "author not kept: {error}")
+                        }
+                    }
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// `POST /v1/sync` of the peer, with the authors of the changes sent.
+    async fn sync(
+        &self,
+        documents: Vec<DocumentDelta>,
+        authors: &[DocumentAuthors],
+    ) -> anyhow::Result<SyncResponse> {
+        let body = batch::encode(&SyncRequestWithAuthors {
+            replica: &self.replica,
+            documents: &documents,
+            authors,
         });
         let response = self
             .http

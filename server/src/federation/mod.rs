@@ -12,8 +12,10 @@
 //! What crosses: towards the peer, the documents the peer's `offer` user may read here; from
 //! the peer, the documents its token's user may read there. The peer's changes are written
 //! here as the `offer` user (their write access decides, their organisation owns documents
-//! that first arrive from the peer, and the authorship records name them).
+//! that first arrive from the peer); the authorship records name their authors there, as
+//! users of the peer (see [`claims`]).
 
+pub mod claims;
 pub mod config;
 mod link;
 

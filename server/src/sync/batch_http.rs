@@ -20,10 +20,12 @@ use passerelle_core::batch::{self, DocumentDelta, DocumentReply, ReplyStatus, Sy
 use passerelle_core::{DeltaOutcome, DeltaRequest, DocumentId, PeerId};
 use serde::{Deserialize, Serialize};
 
-use crate::auth::{Access, Operation, Principal, access_for, allowed};
+use crate::auth::{Access, Operation, Principal, Role, access_for, allowed};
 use crate::error::AppError;
+use crate::federation::claims;
 use crate::http::{AppState, Authenticated};
 use crate::sync::feed::{Cursor, CursorError, Since};
+use crate::sync::hub::Claimed;
 
 /// The most documents one batch may carry.
 pub const MAX_BATCH_DOCUMENTS: usize = 10_000;
@@ -69,12 +71,25 @@ pub(crate) async fn batch_sync(
     let from: PeerId = format!("{}~http~{replica}", user_tag(&principal))
         .parse()
         .map_err(|e| AppError::BadRequest(format!("field `replica`: {e}")))?;
+    // Who made the changes, as a federation peer states it: read only from a `peer`
+    // account, ignored from anyone else (their changes are theirs).
+    let mut authors = if principal.role == Role::Peer {
+        let extra: claims::RequestAuthors =
+            batch::decode(&body).map_err(|e| AppError::BadRequest(e.to_string()))?;
+        claims::validate(&extra.authors, &principal.user, jiff::Timestamp::now())
+            .map_err(|e| AppError::BadRequest(e.to_string()))?
+    } else {
+        Default::default()
+    };
     let replies = join_all(
         request
             .documents
             .into_iter()
             .zip(ids)
-            .map(|(document, id)| one_document(&state, &principal, &from, id, document)),
+            .map(|(document, id)| {
+                let claimed = authors.remove(&id).unwrap_or_default();
+                one_document(&state, &principal, &from, id, document, claimed)
+            }),
     )
     .await;
     let replies: Result<Vec<DocumentReply>, AppError> = replies.into_iter().collect();
@@ -93,6 +108,7 @@ async fn one_document(
     from: &PeerId,
     document_id: DocumentId,
     document: DocumentDelta,
+    authors: Claimed,
 ) -> Result<DocumentReply, AppError> {
     let reply = |status, message: Option<String>| DocumentReply {
         id: document.id.clone(),
@@ -139,7 +155,10 @@ async fn one_document(
     };
     let outcome = tokio::time::timeout(
         DELTA_TIMEOUT,
-        state.sync.hub.delta(delta, principal.clone()),
+        state
+            .sync
+            .hub
+            .delta_with_authors(delta, principal.clone(), authors),
     )
     .await;
     state.sync.hub.delta_done(from.clone()).await;

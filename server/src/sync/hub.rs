@@ -22,10 +22,13 @@ use tokio::sync::{mpsc, oneshot};
 // simulation drives the engine's time too.
 use tokio::time::Instant;
 
-use crate::auth::{AuthStore, Principal};
+use crate::auth::{AuthStore, AuthorshipRecord, Principal};
 use crate::sync::feed::ChangeFeed;
 use crate::sync::metrics::Metrics;
 use crate::sync::writer::{Job, Writer};
+
+/// Authorship records stated by a federation peer for changes it delivers, by change.
+pub(crate) type Claimed = HashMap<crate::auth::ChangeHash, AuthorshipRecord>;
 
 /// What the hub sends to one connection.
 #[derive(Debug)]
@@ -64,6 +67,9 @@ pub(crate) enum Command {
     Delta {
         delta: DeltaRequest,
         principal: Principal,
+        /// Authors a federation peer stated for changes of this delta (see
+        /// [`crate::federation::claims`]), recorded instead of `principal` for those changes.
+        authors: Claimed,
         reply: oneshot::Sender<DeltaOutcome>,
     },
     /// Wait until every storage task has been answered, then answer.
@@ -140,6 +146,9 @@ struct HubTask {
     next_delta: u64,
     /// Who the HTTP batch-sync peers are, for authorship (with how many requests are open).
     http_principals: HashMap<PeerId, (Principal, usize)>,
+    /// Authors stated by federation peers for the changes of their open requests, per peer
+    /// and document; forgotten with the peer's principal.
+    claimed: HashMap<PeerId, HashMap<DocumentId, Claimed>>,
     /// Documents in memory after the last command or tick, to notice evictions.
     loaded: usize,
     /// When freed memory was last given back to the OS.
@@ -198,6 +207,7 @@ impl Hub {
             deltas: HashMap::new(),
             next_delta: 0,
             http_principals: HashMap::new(),
+            claimed: HashMap::new(),
             loaded: 0,
             last_trim: Instant::now(),
             freed_since_trim: false,
@@ -231,11 +241,24 @@ impl Hub {
         delta: DeltaRequest,
         principal: Principal,
     ) -> Option<DeltaOutcome> {
+        self.delta_with_authors(delta, principal, Claimed::new())
+            .await
+    }
+
+    /// [`Hub::delta`], recording `authors` (validated claims of a federation peer) as the
+    /// authors of those of its changes they name, instead of `principal`.
+    pub(crate) async fn delta_with_authors(
+        &self,
+        delta: DeltaRequest,
+        principal: Principal,
+        authors: Claimed,
+    ) -> Option<DeltaOutcome> {
         let (reply, outcome) = oneshot::channel();
         self.commands
             .send(Command::Delta {
                 delta,
                 principal,
+                authors,
                 reply,
             })
             .await
@@ -428,8 +451,17 @@ impl HubTask {
             Command::Delta {
                 mut delta,
                 principal,
+                authors,
                 reply,
             } => {
+                if !authors.is_empty() {
+                    self.claimed
+                        .entry(delta.from.clone())
+                        .or_default()
+                        .entry(delta.document_id)
+                        .or_default()
+                        .extend(authors);
+                }
                 self.next_delta += 1;
                 delta.request = self.next_delta;
                 self.deltas.insert(delta.request, reply);
@@ -445,6 +477,7 @@ impl HubTask {
                     *open = open.saturating_sub(1);
                     if *open == 0 {
                         self.http_principals.remove(&peer);
+                        self.claimed.remove(&peer);
                     }
                 }
             }
@@ -548,6 +581,32 @@ impl HubTask {
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_millis() as u64)
             .unwrap_or(0);
+        let mut hashes = hashes;
+        if let Some(claimed) = self
+            .claimed
+            .get(from)
+            .and_then(|documents| documents.get(&document_id))
+        {
+            let mut records = Vec::new();
+            hashes.retain(
+                |hash| match claimed.get(&crate::auth::ChangeHash::from(*hash)) {
+                    Some(record) => {
+                        records.push(record.clone());
+                        false
+                    }
+                    None => true,
+                },
+            );
+            if !records.is_empty() {
+                self.writer.submit(Job::Claimed {
+                    document_id,
+                    records,
+                });
+            }
+            if hashes.is_empty() {
+                return;
+            }
+        }
         self.writer.submit(Job::Authorship {
             document_id,
             hashes,

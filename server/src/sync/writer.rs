@@ -21,7 +21,7 @@ use passerelle_core::{DocumentId, StorageResult, StorageTask};
 use passerelle_store::DocStore;
 use tokio::sync::mpsc;
 
-use crate::auth::{AuthStore, Principal};
+use crate::auth::{AuthStore, AuthorshipRecord, Principal};
 use crate::sync::hub::Command;
 use crate::sync::metrics::Metrics;
 
@@ -40,6 +40,12 @@ pub(crate) enum Job {
         hashes: Vec<ChangeHash>,
         principal: Principal,
         at_unix_ms: u64,
+    },
+    /// Record these authors, stated by a federation peer (see
+    /// [`AuthStore::record_claimed_deferred`]).
+    Claimed {
+        document_id: DocumentId,
+        records: Vec<AuthorshipRecord>,
     },
 }
 
@@ -202,6 +208,15 @@ fn write_group(
                 principal,
                 at_unix_ms,
             } => match auth.record_changes_deferred(&document_id, hashes, &principal, at_unix_ms) {
+                Ok(written) => wrote |= written > 0,
+                Err(error) => {
+                    tracing::error!(%document_id, "could not record authorship: {error}")
+                }
+            },
+            Job::Claimed {
+                document_id,
+                records,
+            } => match auth.record_claimed_deferred(&document_id, records) {
                 Ok(written) => wrote |= written > 0,
                 Err(error) => {
                     tracing::error!(%document_id, "could not record authorship: {error}")
