@@ -44,7 +44,7 @@ const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How often a batch is tried again when PostgreSQL aborts its transaction to resolve a
 /// deadlock with another writer (two processes writing the same keys).
-const DEADLOCK_RETRIES: usize = 5;
+const DEADLOCK_RETRIES: usize = 8;
 
 /// The key of the advisory lock held while the schema is created, so that processes
 /// starting at once on an empty database do not race on `CREATE TABLE`. ("psl-kv" in ASCII.)
@@ -100,6 +100,7 @@ struct Statements {
     delete: Statement,
     put_many: Statement,
     delete_many: Statement,
+    lock_many: Statement,
 }
 
 impl Connection {
@@ -154,13 +155,26 @@ impl Statements {
                  ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
             )?,
             delete_many: prepare("DELETE FROM passerelle_kv WHERE key = ANY($1::bytea[])")?,
+            lock_many: prepare(
+                "SELECT key FROM passerelle_kv WHERE key = ANY($1::bytea[]) \
+                 ORDER BY key FOR UPDATE",
+            )?,
         })
     }
 }
 
 /// A PostgreSQL error as a [`StorageError::Io`] naming the server (never the password).
 fn db_error(host: &str, error: postgres::Error) -> StorageError {
-    StorageError::Io(format!("PostgreSQL at {host}: {error}"))
+    // `postgres::Error` displays a server's error as "db error" only; say what it was.
+    match error.as_db_error() {
+        Some(db) => StorageError::Io(format!(
+            "PostgreSQL at {host}: {} {}: {}",
+            db.severity(),
+            db.code().code(),
+            db.message()
+        )),
+        None => StorageError::Io(format!("PostgreSQL at {host}: {error}")),
+    }
 }
 
 impl PostgresStorage {
@@ -478,6 +492,11 @@ fn write_batch(
         }
     }
     let mut transaction = client.transaction()?;
+    // Lock the batch's existing rows in key order first: the delete and the insert below
+    // would otherwise lock them in two passes, which can deadlock with another process's
+    // batch of the same keys.
+    let all: Vec<&[u8]> = writes.keys().map(Vec::as_slice).collect();
+    transaction.execute(&statements.lock_many, &[&all])?;
     if !deleted.is_empty() {
         transaction.execute(&statements.delete_many, &[&deleted])?;
     }
@@ -555,6 +574,12 @@ impl Storage for PostgresStorage {
                     Err(error) if is_retryable(&error) && tries < DEADLOCK_RETRIES => {
                         tries += 1;
                         tracing::debug!("a PostgreSQL batch was aborted ({error}); trying again");
+                        // Back off (2, 4, 8, … ms, plus 0–3 ms at random) so that
+                        // the writers that collided do not collide again.
+                        let jitter = std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map_or(0, |now| u64::from(now.subsec_micros() % 4));
+                        std::thread::sleep(Duration::from_millis((1 << tries) + jitter));
                     }
                     Err(error) => return Err(error.into()),
                 }
