@@ -205,6 +205,10 @@ pub async fn run(
     .await?;
     // Everything acknowledged is already flushed; wait for writes still in progress.
     sync.hub.drain().await;
+    if let Some(cluster) = &sync.cluster {
+        // The shared feed lives in the database: publish what is left, leave the cluster.
+        cluster.shutdown(Duration::from_secs(10)).await;
+    }
     // Keep the changes feed for the next start, so that clients keep their cursors.
     let feed = Arc::clone(&sync.feed);
     match sync.blocking(move || feed.save(storage.as_ref())).await {

@@ -328,6 +328,11 @@ impl Engine {
         self.subscribers.contains_key(document_id)
     }
 
+    /// The documents that connected peers asked about, in memory or not.
+    pub fn subscribed_documents(&self) -> impl Iterator<Item = DocumentId> + '_ {
+        self.subscribers.keys().copied()
+    }
+
     /// Another process sharing the storage stored changes of this document (several server
     /// instances on one database). The peers that asked about it must hear of them: if the
     /// document is not in memory, it is loaded (with those changes) and offered to each of
