@@ -1,5 +1,5 @@
-//! Durable storage for passerelle: a narrow [`Storage`] trait, its sled and in-memory
-//! backends, and [`DocStore`], which keeps Automerge documents as content-addressed chunks
+//! Durable storage for passerelle: a narrow [`Storage`] trait, its sled, PostgreSQL and
+//! in-memory backends, and [`DocStore`], which keeps Automerge documents as content-addressed chunks
 //! and compacts them.
 //!
 //! A runtime (the server, the client) opens one backend and one `DocStore` on it, and runs
@@ -33,18 +33,26 @@
 //! - `frame`: the format byte and CRC32 around every stored value, checked on every read.
 //! - `memory_storage`: [`MemoryStorage`], a `BTreeMap`, for tests and ephemeral peers.
 //! - `sled_storage`: [`SledStorage`], a sled database in a directory, flushed on every batch.
+//! - `postgres_storage`: [`PostgresStorage`], one table in a PostgreSQL database that several
+//!   processes may share, a transaction per batch.
+//! - [`testing`]: a fresh PostgreSQL database per test (`PASSERELLE_TEST_POSTGRES`).
 //! - `doc_store`: [`DocStore`], the per-document key layout, loading, appending and
 //!   compaction.
 
 mod doc_store;
 mod frame;
 mod memory_storage;
+mod postgres_storage;
 mod sled_storage;
 mod storage;
 mod storage_key;
+pub mod testing;
 
 pub use doc_store::{Compaction, DEFAULT_MAX_CHUNKS, DOCUMENT_INDEX_PREFIX, DocStore};
 pub use memory_storage::MemoryStorage;
+pub use postgres_storage::{
+    DEFAULT_POSTGRES_CONNECTIONS, POSTGRES_SCHEMA_VERSION, PostgresStorage, display_url,
+};
 pub use sled_storage::{DEFAULT_SLED_CACHE_CAPACITY, SledOptions, SledStorage};
 pub use storage::{Batch, Op, Storage, StorageError};
 pub use storage_key::{MAX_COMPONENT_LEN, MAX_KEY_COMPONENTS, StorageKey};

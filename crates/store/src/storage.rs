@@ -130,6 +130,14 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Waits until every batch applied before the call is on stable storage.
     fn flush(&self) -> Result<(), StorageError>;
+
+    /// Whether other processes may write this storage while we use it (PostgreSQL: several
+    /// server instances, and admin commands run beside a server). Callers that cache what
+    /// they read (the server's ACL cache) must then read again instead. `false` for sled,
+    /// which one process at a time holds.
+    fn is_shared(&self) -> bool {
+        false
+    }
 }
 
 /// Refuses a batch that writes to the empty key, the one check keys cannot make for

@@ -10,6 +10,7 @@ use std::thread;
 
 use automerge::{Automerge, ChangeHash, ReadDoc};
 use passerelle_core::{DocumentId, StorageResult, StorageTask, TaskId};
+use passerelle_store::testing::TestDatabase;
 use passerelle_store::{
     Batch, Compaction, DEFAULT_MAX_CHUNKS, DocStore, MemoryStorage, SledStorage, Storage,
     StorageError, StorageKey,
@@ -86,13 +87,34 @@ fn compaction_keeps_every_change_on_sled() {
     compaction_keeps_every_change(sled_store(&dir));
 }
 
+#[test]
+fn compaction_keeps_every_change_on_postgres() {
+    let Some(db) = TestDatabase::create("compaction_keeps_every_change_on_postgres") else {
+        return;
+    };
+    compaction_keeps_every_change(Arc::new(db.storage()));
+}
+
 /// Several writers append to one document (each its own actor) while the low threshold makes
 /// compactions run all the time, and a reader loads it in a loop: no acknowledged change may
 /// be missing from the end result, nor from any load that started after it was acknowledged.
 #[test]
 fn concurrent_appends_and_loads_during_compaction_lose_nothing() {
     let dir = tempfile::tempdir().unwrap();
-    let storage = sled_store(&dir);
+    concurrent_appends_and_loads_lose_nothing(sled_store(&dir));
+}
+
+#[test]
+fn concurrent_appends_and_loads_during_compaction_lose_nothing_on_postgres() {
+    let Some(db) = TestDatabase::create(
+        "concurrent_appends_and_loads_during_compaction_lose_nothing_on_postgres",
+    ) else {
+        return;
+    };
+    concurrent_appends_and_loads_lose_nothing(Arc::new(db.storage()));
+}
+
+fn concurrent_appends_and_loads_lose_nothing(storage: Arc<dyn Storage>) {
     let store = Arc::new(DocStore::new(storage.clone()).with_max_chunks(3));
     let doc_id = DocumentId::random();
     let acked = Arc::new(std::sync::Mutex::new(Vec::<ChangeHash>::new()));
@@ -205,6 +227,57 @@ fn a_flipped_byte_on_disk_is_corrupt_naming_the_key() {
     assert!(storage.get(&keys[0]).unwrap().is_some());
 }
 
+/// Three chunks in a fresh PostgreSQL database, as `three_chunks_on_sled`.
+fn three_chunks_on_postgres(test: &str) -> Option<(TestDatabase, DocumentId, Vec<StorageKey>)> {
+    let db = TestDatabase::create(test)?;
+    let doc_id = DocumentId::random();
+    let storage: Arc<dyn Storage> = Arc::new(db.storage());
+    let store = DocStore::new(storage.clone());
+    let mut doc = Automerge::new();
+    for i in 0..3 {
+        store.append(&doc_id, &change(&mut doc, "k", i).0).unwrap();
+    }
+    let keys = chunk_keys(&*storage, &doc_id, "incremental");
+    assert_eq!(keys.len(), 3);
+    Some((db, doc_id, keys))
+}
+
+/// Rewrites the stored value of `key` in PostgreSQL with `expression` (SQL over `value`).
+fn damage_in_postgres(db: &TestDatabase, key: &StorageKey, expression: &str) {
+    let raw = hex::encode(key.to_ordered_bytes());
+    db.execute(&format!(
+        "UPDATE passerelle_kv SET value = {expression} WHERE key = '\\x{raw}'::bytea"
+    ))
+    .unwrap();
+}
+
+#[test]
+fn a_flipped_byte_in_postgres_is_corrupt_naming_the_key() {
+    let test = "a_flipped_byte_in_postgres_is_corrupt_naming_the_key";
+    let Some((db, doc_id, keys)) = three_chunks_on_postgres(test) else {
+        return;
+    };
+    damage_in_postgres(
+        &db,
+        &keys[1],
+        "set_byte(value, length(value) - 1, get_byte(value, length(value) - 1) # 1)",
+    );
+    let storage: Arc<dyn Storage> = Arc::new(db.storage());
+    let (key, reason) = expect_corrupt(storage.get(&keys[1]));
+    assert_eq!(key, keys[1].to_string());
+    assert!(reason.contains("CRC32"), "{reason}");
+    let (key, _) = expect_corrupt(DocStore::new(storage.clone()).load(&doc_id));
+    assert_eq!(key, keys[1].to_string());
+    assert!(storage.get(&keys[0]).unwrap().is_some());
+    // A truncated frame too, found by a scan.
+    damage_in_postgres(&db, &keys[2], "substring(value from 1 for 3)");
+    let prefix = StorageKey::try_new([doc_id.to_string()]).unwrap();
+    let (key, reason) = expect_corrupt(storage.scan_prefix(&prefix));
+    // The first damaged key in key order (keys come in key order).
+    assert_eq!(key, keys[1].to_string());
+    assert!(!reason.is_empty());
+}
+
 #[test]
 fn a_truncated_frame_on_disk_is_corrupt() {
     let (dir, doc_id, keys) = three_chunks_on_sled();
@@ -218,10 +291,16 @@ fn a_truncated_frame_on_disk_is_corrupt() {
 /// check and is caught by the content hash.
 #[test]
 fn a_truncated_chunk_is_corrupt() {
-    for storage in [
+    let db = TestDatabase::create("a_truncated_chunk_is_corrupt (on PostgreSQL)");
+    let mut backends = vec![
         Arc::new(MemoryStorage::new()) as Arc<dyn Storage>,
         sled_store(&tempfile::tempdir().unwrap()),
-    ] {
+    ];
+    backends.extend(
+        db.as_ref()
+            .map(|db| Arc::new(db.storage()) as Arc<dyn Storage>),
+    );
+    for storage in backends {
         let store = DocStore::new(storage.clone());
         let doc_id = DocumentId::random();
         let mut doc = Automerge::new();
@@ -315,7 +394,18 @@ fn compacting_again_or_a_single_chunk_does_nothing() {
 #[test]
 fn list_and_delete_documents() {
     let dir = tempfile::tempdir().unwrap();
-    let storage = sled_store(&dir);
+    list_and_delete_documents_on(sled_store(&dir));
+}
+
+#[test]
+fn list_and_delete_documents_on_postgres() {
+    let Some(db) = TestDatabase::create("list_and_delete_documents_on_postgres") else {
+        return;
+    };
+    list_and_delete_documents_on(Arc::new(db.storage()));
+}
+
+fn list_and_delete_documents_on(storage: Arc<dyn Storage>) {
     let store = DocStore::new(storage.clone());
     // Another user of the same storage, as the server's auth module will be.
     let auth_key = StorageKey::try_new(["auth", "user", "alice"]).unwrap();

@@ -10,3 +10,4 @@ mod support;
 mod crash;
 mod doc_store;
 mod model;
+mod postgres;

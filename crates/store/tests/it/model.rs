@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 
+use passerelle_store::testing::TestDatabase;
 use passerelle_store::{Batch, MemoryStorage, SledStorage, Storage, StorageError, StorageKey};
 use proptest::prelude::*;
 use proptest::test_runner::{Config, RngSeed};
@@ -20,7 +21,7 @@ enum Step {
     Get(StorageKey),
     Scan(StorageKey),
     Keys(StorageKey),
-    /// Close and reopen the sled store (a no-op for the memory store).
+    /// Close and reopen the store (a no-op for the memory store; PostgreSQL: new connections).
     Reopen,
 }
 
@@ -167,4 +168,24 @@ proptest! {
             Box::new(SledStorage::open(&path).expect("reopen the sled store"))
         })?;
     }
+}
+
+/// PostgreSQL against the model: one database for the test, emptied before each case.
+#[test]
+fn postgres_storage_matches_the_model() {
+    let Some(db) = TestDatabase::create("postgres_storage_matches_the_model") else {
+        return;
+    };
+    // The schema exists once a storage has connected.
+    drop(db.storage());
+    let mut runner = proptest::test_runner::TestRunner::new(config(48));
+    runner
+        .run(&proptest::collection::vec(step(), 1..40), |steps| {
+            db.execute("DELETE FROM passerelle_kv").unwrap();
+            check_against_model(&steps, Box::new(db.storage()), &|storage| {
+                drop(storage);
+                Box::new(db.storage())
+            })
+        })
+        .unwrap();
 }

@@ -1,0 +1,630 @@
+//! [`PostgresStorage`]: the networked backend, one table in a PostgreSQL database.
+//!
+//! ```text
+//! passerelle_kv   (key bytea PRIMARY KEY, value bytea NOT NULL)   every key, framed value
+//! passerelle_meta (name text PRIMARY KEY, value text NOT NULL)    schema_version = 1
+//! ```
+//!
+//! Keys are [`StorageKey`]'s order-preserving bytes; PostgreSQL orders `bytea` byte by byte
+//! (shorter first on a common prefix), the same order as sled's, so a prefix scan is a key
+//! range (`key >= prefix AND key < successor(prefix)`) on the primary key's index. Values are
+//! framed and checked like sled's (`frame.rs`).
+//!
+//! Connections: a small pool of worker threads, each owning one synchronous
+//! `postgres::Client`. A call hands its work to a worker over a channel and waits for the
+//! answer. `postgres::Client` drives its own single-threaded tokio runtime, which panics when
+//! it is used, or dropped, on a thread that is inside another runtime (a tokio worker thread);
+//! with the clients on threads of their own, [`PostgresStorage`] can be called from anywhere
+//! (blocking, like sled) and dropped anywhere, and the server's call paths need no audit for
+//! it. A lost connection is reopened by its worker at the next call.
+
+use std::collections::BTreeMap;
+use std::sync::mpsc;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use postgres::config::Host;
+use postgres::error::SqlState;
+use postgres::{Client, NoTls, Statement};
+
+use crate::storage::check_batch;
+use crate::{Batch, Op, Storage, StorageError, StorageKey, frame};
+
+/// The schema this build writes and reads. A database with a higher version was written by a
+/// newer passerelle and is refused rather than misread.
+pub const POSTGRES_SCHEMA_VERSION: i32 = 1;
+
+/// Connections (and worker threads) per [`PostgresStorage`]: the server's writer thread plus a
+/// few concurrent token, ACL and listing reads.
+pub const DEFAULT_POSTGRES_CONNECTIONS: usize = 4;
+
+/// How long opening a connection may take when the URL does not say (`connect_timeout=`).
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How often a batch is tried again when PostgreSQL aborts its transaction to resolve a
+/// deadlock with another writer (two processes writing the same keys).
+const DEADLOCK_RETRIES: usize = 5;
+
+/// The key of the advisory lock held while the schema is created, so that processes
+/// starting at once on an empty database do not race on `CREATE TABLE`. ("psl-kv" in ASCII.)
+const SCHEMA_LOCK_KEY: i64 = 0x7073_6c2d_6b76;
+
+/// A [`Storage`] in a PostgreSQL database, which several processes may use at once.
+///
+/// - [`Storage::apply`] and [`Storage::apply_deferred`] run the batch as one transaction
+///   (a batch of one write: one statement), committed with PostgreSQL's default
+///   `synchronous_commit`, so both return only once the batch is durable;
+///   [`Storage::flush`] therefore has nothing left to do. Batches from several processes
+///   writing the same keys are safe: puts are `INSERT … ON CONFLICT DO UPDATE`, and a
+///   transaction PostgreSQL aborts on a deadlock is tried again.
+/// - Reads see committed data only; a scan is one statement, a consistent snapshot.
+/// - [`Storage::is_shared`] is `true`: other processes may change the data at any time.
+///
+/// The schema is created on connect if missing; a newer schema version is refused.
+pub struct PostgresStorage {
+    url: String,
+    display_url: String,
+    jobs: Option<mpsc::Sender<Job>>,
+    workers: Vec<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for PostgresStorage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Never the URL itself: it may hold the password.
+        f.debug_struct("PostgresStorage")
+            .field("url", &self.display_url)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Work for a worker thread, given its connection.
+type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
+/// One worker's connection, opened on first use and again after it is lost.
+struct Connection {
+    config: postgres::Config,
+    host: String,
+    open: Option<(Client, Statements)>,
+}
+
+/// The statements every call uses, prepared once per connection (a statement given as text
+/// costs a second round trip per call).
+struct Statements {
+    get: Statement,
+    scan: Statement,
+    scan_to_end: Statement,
+    keys: Statement,
+    keys_to_end: Statement,
+    put: Statement,
+    delete: Statement,
+    put_many: Statement,
+    delete_many: Statement,
+}
+
+impl Connection {
+    /// The open client, connecting first if there is none or it was closed.
+    fn client(&mut self) -> Result<(&mut Client, &Statements), StorageError> {
+        if self
+            .open
+            .as_ref()
+            .is_some_and(|(client, _)| client.is_closed())
+        {
+            self.open = None;
+        }
+        if self.open.is_none() {
+            let mut client = self.config.connect(NoTls).map_err(|error| {
+                StorageError::Io(format!(
+                    "could not connect to PostgreSQL at {}: {error}",
+                    self.host
+                ))
+            })?;
+            create_schema(&mut client, &self.host)?;
+            let statements = Statements::prepare(&mut client, &self.host)?;
+            self.open = Some((client, statements));
+        }
+        let (client, statements) = self.open.as_mut().expect("opened above");
+        Ok((client, statements))
+    }
+}
+
+impl Statements {
+    fn prepare(client: &mut Client, host: &str) -> Result<Self, StorageError> {
+        let mut prepare = |sql: &str| client.prepare(sql).map_err(|e| db_error(host, e));
+        Ok(Self {
+            get: prepare("SELECT value FROM passerelle_kv WHERE key = $1")?,
+            scan: prepare(
+                "SELECT key, value FROM passerelle_kv WHERE key >= $1 AND key < $2 ORDER BY key",
+            )?,
+            scan_to_end: prepare(
+                "SELECT key, value FROM passerelle_kv WHERE key >= $1 ORDER BY key",
+            )?,
+            keys: prepare(
+                "SELECT key FROM passerelle_kv WHERE key >= $1 AND key < $2 ORDER BY key",
+            )?,
+            keys_to_end: prepare("SELECT key FROM passerelle_kv WHERE key >= $1 ORDER BY key")?,
+            put: prepare(
+                "INSERT INTO passerelle_kv (key, value) VALUES ($1, $2) \
+                 ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+            )?,
+            delete: prepare("DELETE FROM passerelle_kv WHERE key = $1")?,
+            put_many: prepare(
+                "INSERT INTO passerelle_kv (key, value) \
+                 SELECT * FROM unnest($1::bytea[], $2::bytea[]) \
+                 ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value",
+            )?,
+            delete_many: prepare("DELETE FROM passerelle_kv WHERE key = ANY($1::bytea[])")?,
+        })
+    }
+}
+
+/// A PostgreSQL error as a [`StorageError::Io`] naming the server (never the password).
+fn db_error(host: &str, error: postgres::Error) -> StorageError {
+    StorageError::Io(format!("PostgreSQL at {host}: {error}"))
+}
+
+impl PostgresStorage {
+    /// Connects to the database at `url` (`postgres://user:password@host:port/dbname`, or
+    /// the `key=value` form), creates the schema if it is missing and checks its version,
+    /// with [`DEFAULT_POSTGRES_CONNECTIONS`] connections.
+    ///
+    /// Errors: [`StorageError::Io`] naming the host when the server cannot be reached (within
+    /// the URL's `connect_timeout`, 10 s by default) or refuses us; [`StorageError::Invalid`]
+    /// for a URL that does not parse or a schema newer than this build's.
+    pub fn connect(url: &str) -> Result<Self, StorageError> {
+        Self::connect_with(url, DEFAULT_POSTGRES_CONNECTIONS)
+    }
+
+    /// [`PostgresStorage::connect`] with `connections` connections (at least one).
+    pub fn connect_with(url: &str, connections: usize) -> Result<Self, StorageError> {
+        let display_url = display_url(url);
+        let mut config: postgres::Config = url.parse().map_err(|error| {
+            StorageError::Invalid(format!("not a PostgreSQL URL ({display_url}): {error}"))
+        })?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(DEFAULT_CONNECT_TIMEOUT);
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("passerelle");
+        }
+        let host = hosts(&config);
+        let (sender, receiver) = mpsc::channel::<Job>();
+        let receiver = Arc::new(Mutex::new(receiver));
+        let workers = (0..connections.max(1))
+            .map(|n| {
+                let receiver = Arc::clone(&receiver);
+                let connection = Connection {
+                    config: config.clone(),
+                    host: host.clone(),
+                    open: None,
+                };
+                std::thread::Builder::new()
+                    .name(format!("postgres-{n}"))
+                    .spawn(move || work(connection, &receiver))
+                    .map_err(|e| StorageError::Io(format!("could not start a thread: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let storage = Self {
+            url: url.to_owned(),
+            display_url,
+            jobs: Some(sender),
+            workers,
+        };
+        // Opens a first connection (creating the schema), so that a wrong URL, an unreachable
+        // server or a newer schema is an error here rather than at the first write.
+        storage.run(|_, _| Ok(()))?;
+        Ok(storage)
+    }
+
+    /// The URL given to [`PostgresStorage::connect`], password included: for opening more
+    /// connections to the same database (LISTEN/NOTIFY). Never log it; see
+    /// [`PostgresStorage::display_url`].
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The URL without its password, for logs and messages.
+    pub fn display_url(&self) -> &str {
+        &self.display_url
+    }
+
+    /// Runs `work` on a worker's connection and waits for its answer.
+    fn run<R: Send + 'static>(
+        &self,
+        work: impl FnOnce(&mut Client, &Statements) -> Result<R, Failure> + Send + 'static,
+    ) -> Result<R, StorageError> {
+        let (answer, answered) = mpsc::sync_channel(1);
+        let job: Job = Box::new(move |connection: &mut Connection| {
+            let host = connection.host.clone();
+            // A failed statement leaves a live connection usable; a dead one is reopened at
+            // the next call (`Connection::client`).
+            let result = match connection.client() {
+                Ok((client, statements)) => {
+                    work(client, statements).map_err(|failure| match failure {
+                        Failure::Db(error) => db_error(&host, error),
+                        Failure::Storage(error) => error,
+                    })
+                }
+                Err(error) => Err(error),
+            };
+            // The caller waits for this answer, so it cannot have gone.
+            let _ = answer.send(result);
+        });
+        let gone = || StorageError::Io("the PostgreSQL connection threads have stopped".to_owned());
+        self.jobs
+            .as_ref()
+            .ok_or_else(gone)?
+            .send(job)
+            .map_err(|_| gone())?;
+        answered.recv().map_err(|_| gone())?
+    }
+}
+
+/// What a call's work can fail with: PostgreSQL (named with its host by [`PostgresStorage::run`])
+/// or what was read (a corrupt value).
+enum Failure {
+    Db(postgres::Error),
+    Storage(StorageError),
+}
+
+impl From<postgres::Error> for Failure {
+    fn from(error: postgres::Error) -> Self {
+        Self::Db(error)
+    }
+}
+
+impl From<StorageError> for Failure {
+    fn from(error: StorageError) -> Self {
+        Self::Storage(error)
+    }
+}
+
+/// Creates the tables if they are missing and checks the schema version, under an advisory
+/// lock so that processes starting at once on an empty database do not race.
+fn create_schema(client: &mut Client, host: &str) -> Result<(), StorageError> {
+    let mut transaction = client.transaction().map_err(|e| db_error(host, e))?;
+    transaction
+        .execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK_KEY])
+        .map_err(|e| db_error(host, e))?;
+    transaction
+        .batch_execute(
+            "CREATE TABLE IF NOT EXISTS passerelle_kv (key bytea PRIMARY KEY, value bytea NOT NULL);
+             CREATE TABLE IF NOT EXISTS passerelle_meta (name text PRIMARY KEY, value text NOT NULL);",
+        )
+        .map_err(|e| db_error(host, e))?;
+    transaction
+        .execute(
+            "INSERT INTO passerelle_meta (name, value) VALUES ('schema_version', $1) \
+             ON CONFLICT (name) DO NOTHING",
+            &[&POSTGRES_SCHEMA_VERSION.to_string()],
+        )
+        .map_err(|e| db_error(host, e))?;
+    let row = transaction
+        .query_one(
+            "SELECT value FROM passerelle_meta WHERE name = 'schema_version'",
+            &[],
+        )
+        .map_err(|e| db_error(host, e))?;
+    let version: String = row.get(0);
+    match version.parse::<i32>() {
+        Ok(version) if version <= POSTGRES_SCHEMA_VERSION => {}
+        Ok(version) => {
+            return Err(StorageError::Invalid(format!(
+                "the database at {host} has passerelle schema version {version}; this build \
+                 reads version {POSTGRES_SCHEMA_VERSION} at most: run a newer passerelle-server"
+            )));
+        }
+        Err(_) => {
+            return Err(StorageError::Corrupt {
+                key: "passerelle_meta.schema_version".to_owned(),
+                reason: format!("not a version number: {version:?}"),
+            });
+        }
+    }
+    transaction.commit().map_err(|e| db_error(host, e))
+}
+
+/// The worker loop: takes jobs until the storage is dropped.
+fn work(mut connection: Connection, jobs: &Mutex<mpsc::Receiver<Job>>) {
+    loop {
+        let job = jobs.lock().unwrap_or_else(PoisonError::into_inner).recv();
+        match job {
+            Ok(job) => job(&mut connection),
+            Err(mpsc::RecvError) => return,
+        }
+    }
+}
+
+impl Drop for PostgresStorage {
+    fn drop(&mut self) {
+        // Closing the channel ends every worker after its current job; each closes its
+        // connection on its own thread.
+        self.jobs = None;
+        for worker in self.workers.drain(..) {
+            let _ = worker.join();
+        }
+    }
+}
+
+/// The first byte string after every string that starts with `prefix`, or `None` when there
+/// is none (the empty prefix, or one of only 0xFF bytes): the end of a prefix's key range.
+fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
+/// The hosts and ports of `config`, for messages: `db.example:5432`.
+fn hosts(config: &postgres::Config) -> String {
+    let ports = config.get_ports();
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .enumerate()
+        .map(|(n, host)| {
+            let port = ports.get(n).or(ports.first()).copied().unwrap_or(5432);
+            match host {
+                Host::Tcp(name) => format!("{name}:{port}"),
+                Host::Unix(path) => format!("{}:{port}", path.display()),
+            }
+        })
+        .collect();
+    if hosts.is_empty() {
+        "localhost:5432".to_owned()
+    } else {
+        hosts.join(",")
+    }
+}
+
+/// `url` without its password, for logs: the user-info's password of a URL and any
+/// `password=` parameter (URL query or `key=value` form) are dropped.
+pub fn display_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        // The `key=value` form.
+        return url
+            .split_whitespace()
+            .filter(|pair| !pair.to_ascii_lowercase().starts_with("password="))
+            .collect::<Vec<_>>()
+            .join(" ");
+    };
+    let (before_query, query) = match rest.split_once('?') {
+        Some((before, query)) => (before, Some(query)),
+        None => (rest, None),
+    };
+    let (authority, path) = match before_query.find('/') {
+        Some(slash) => before_query.split_at(slash),
+        None => (before_query, ""),
+    };
+    let authority = match authority.rsplit_once('@') {
+        Some((user_info, hosts)) => {
+            let user = user_info
+                .split_once(':')
+                .map_or(user_info, |(user, _)| user);
+            format!("{user}@{hosts}")
+        }
+        None => authority.to_owned(),
+    };
+    let mut shown = format!("{scheme}://{authority}{path}");
+    if let Some(query) = query {
+        let kept: Vec<&str> = query
+            .split('&')
+            .filter(|pair| !pair.to_ascii_lowercase().starts_with("password="))
+            .collect();
+        if !kept.is_empty() {
+            shown.push('?');
+            shown.push_str(&kept.join("&"));
+        }
+    }
+    shown
+}
+
+/// The last write of each key in `batch`, in key order: applying these is the same as
+/// applying the batch's writes in order. (PostgreSQL refuses an `INSERT … ON CONFLICT` that
+/// touches one row twice, and key order keeps the row locks of concurrent batches in one
+/// order.)
+fn final_writes(batch: Batch) -> BTreeMap<Vec<u8>, Option<Vec<u8>>> {
+    let mut writes = BTreeMap::new();
+    for op in batch.ops {
+        match op {
+            Op::Put(key, value) => writes.insert(key.to_ordered_bytes(), Some(frame::seal(&value))),
+            Op::Delete(key) => writes.insert(key.to_ordered_bytes(), None),
+        };
+    }
+    writes
+}
+
+/// Whether PostgreSQL aborted the transaction to break a deadlock or a serialisation
+/// conflict: trying again is safe, nothing of it was applied.
+fn is_retryable(error: &postgres::Error) -> bool {
+    matches!(
+        error.code(),
+        Some(code) if *code == SqlState::T_R_DEADLOCK_DETECTED
+            || *code == SqlState::T_R_SERIALIZATION_FAILURE
+    )
+}
+
+fn write_batch(
+    client: &mut Client,
+    statements: &Statements,
+    writes: &BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+) -> Result<(), postgres::Error> {
+    if writes.len() == 1 {
+        // One statement is a transaction of its own.
+        let (key, value) = writes.iter().next().expect("one write");
+        match value {
+            Some(value) => client.execute(&statements.put, &[key, value])?,
+            None => client.execute(&statements.delete, &[key])?,
+        };
+        return Ok(());
+    }
+    let mut deleted: Vec<&[u8]> = Vec::new();
+    let (mut keys, mut values): (Vec<&[u8]>, Vec<&[u8]>) = (Vec::new(), Vec::new());
+    for (key, value) in writes {
+        match value {
+            Some(value) => {
+                keys.push(key);
+                values.push(value);
+            }
+            None => deleted.push(key),
+        }
+    }
+    let mut transaction = client.transaction()?;
+    if !deleted.is_empty() {
+        transaction.execute(&statements.delete_many, &[&deleted])?;
+    }
+    if !keys.is_empty() {
+        transaction.execute(&statements.put_many, &[&keys, &values])?;
+    }
+    transaction.commit()
+}
+
+/// The bounds of a prefix scan and the statement that fits them.
+fn range(prefix: &StorageKey) -> (Vec<u8>, Option<Vec<u8>>) {
+    let start = prefix.to_ordered_bytes();
+    let end = prefix_successor(&start);
+    (start, end)
+}
+
+impl Storage for PostgresStorage {
+    fn get(&self, key: &StorageKey) -> Result<Option<Vec<u8>>, StorageError> {
+        let key = key.clone();
+        self.run(move |client, statements| {
+            let row = client.query_opt(&statements.get, &[&key.to_ordered_bytes()])?;
+            match row {
+                Some(row) => Ok(Some(frame::open(&key, row.get::<_, &[u8]>(0))?)),
+                None => Ok(None),
+            }
+        })
+    }
+
+    fn scan_prefix(&self, prefix: &StorageKey) -> Result<Vec<(StorageKey, Vec<u8>)>, StorageError> {
+        let (start, end) = range(prefix);
+        self.run(move |client, statements| {
+            let rows = match &end {
+                Some(end) => client.query(&statements.scan, &[&start, end]),
+                None => client.query(&statements.scan_to_end, &[&start]),
+            }?;
+            let entries: Result<Vec<_>, StorageError> = rows
+                .iter()
+                .map(|row| {
+                    let key = StorageKey::from_ordered_bytes(row.get::<_, &[u8]>(0))?;
+                    let value = frame::open(&key, row.get::<_, &[u8]>(1))?;
+                    Ok((key, value))
+                })
+                .collect();
+            Ok(entries?)
+        })
+    }
+
+    fn keys_with_prefix(&self, prefix: &StorageKey) -> Result<Vec<StorageKey>, StorageError> {
+        let (start, end) = range(prefix);
+        self.run(move |client, statements| {
+            let rows = match &end {
+                Some(end) => client.query(&statements.keys, &[&start, end]),
+                None => client.query(&statements.keys_to_end, &[&start]),
+            }?;
+            let keys: Result<Vec<_>, StorageError> = rows
+                .iter()
+                .map(|row| StorageKey::from_ordered_bytes(row.get::<_, &[u8]>(0)))
+                .collect();
+            Ok(keys?)
+        })
+    }
+
+    /// Applies the batch in one transaction, durable when this returns (see the type's doc).
+    fn apply_deferred(&self, batch: Batch) -> Result<(), StorageError> {
+        check_batch(&batch)?;
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let writes = final_writes(batch);
+        self.run(move |client, statements| {
+            let mut tries = 0;
+            loop {
+                match write_batch(client, statements, &writes) {
+                    Ok(()) => return Ok(()),
+                    Err(error) if is_retryable(&error) && tries < DEADLOCK_RETRIES => {
+                        tries += 1;
+                        tracing::debug!("a PostgreSQL batch was aborted ({error}); trying again");
+                    }
+                    Err(error) => return Err(error.into()),
+                }
+            }
+        })
+    }
+
+    /// Nothing to do: every batch was committed, and so made durable, before its `apply`
+    /// or `apply_deferred` returned.
+    fn flush(&self) -> Result<(), StorageError> {
+        Ok(())
+    }
+
+    fn is_shared(&self) -> bool {
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_displayed_url_has_no_password() {
+        assert_eq!(
+            display_url("postgres://passerelle:s3cret@db.example:5432/prog?sslmode=disable"),
+            "postgres://passerelle@db.example:5432/prog?sslmode=disable"
+        );
+        assert_eq!(
+            display_url("postgresql://u@h/db?password=s3cret&connect_timeout=2"),
+            "postgresql://u@h/db?connect_timeout=2"
+        );
+        assert_eq!(display_url("postgres://h/db"), "postgres://h/db");
+        assert_eq!(
+            display_url("host=h user=u password=s3cret dbname=d"),
+            "host=h user=u dbname=d"
+        );
+        // A password holding `@` (percent-encoded in a URL, or not).
+        assert_eq!(display_url("postgres://u:a%40b@h/db"), "postgres://u@h/db");
+        assert_eq!(display_url("postgres://u:a@b@h/db"), "postgres://u@h/db");
+    }
+
+    #[test]
+    fn a_prefix_range_ends_at_the_successor() {
+        assert_eq!(prefix_successor(b""), None);
+        assert_eq!(prefix_successor(b"a\x00"), Some(b"a\x01".to_vec()));
+        assert_eq!(prefix_successor(b"a\xff\xff"), Some(b"b".to_vec()));
+        assert_eq!(prefix_successor(b"\xff"), None);
+    }
+
+    #[test]
+    fn a_batch_keeps_the_last_write_of_each_key() {
+        let key = |name: &str| StorageKey::try_new([name]).unwrap();
+        let mut batch = Batch::new();
+        batch
+            .put(key("b"), b"1".to_vec())
+            .put(key("a"), b"2".to_vec())
+            .delete(key("b"))
+            .delete(key("c"))
+            .put(key("c"), b"3".to_vec());
+        let writes = final_writes(batch);
+        let order: Vec<_> = writes.keys().cloned().collect();
+        assert_eq!(
+            order,
+            vec![
+                key("a").to_ordered_bytes(),
+                key("b").to_ordered_bytes(),
+                key("c").to_ordered_bytes()
+            ]
+        );
+        assert_eq!(writes[&key("b").to_ordered_bytes()], None);
+        assert_eq!(
+            writes[&key("c").to_ordered_bytes()],
+            Some(frame::seal(b"3"))
+        );
+    }
+}
