@@ -577,6 +577,51 @@ mod tests {
     }
 
     #[test]
+    fn a_shared_feed_publishes_to_the_cluster_and_lists_rows_by_their_shared_numbers() {
+        let feed = ChangeFeed::new();
+        let (sender, mut published) = mpsc::unbounded_channel();
+        feed.share(sender);
+        feed.reset_shared(0xabc, 40, 40);
+        let start = feed.cursor();
+        assert_eq!(start.to_string(), "abc-40");
+        let (a, b) = (DocumentId::random(), DocumentId::random());
+        feed.publish(a, vec![ChangeHash([1; 32])]);
+        let Ok(ToShared::Entry(entry)) = published.try_recv() else {
+            panic!("published to the cluster");
+        };
+        assert_eq!(entry.document_id, a);
+        assert_eq!(feed.cursor(), start, "listed only once the row comes back");
+        // Rows come back with the database's numbers, the other instances' too.
+        feed.apply_shared(41, a, vec![ChangeHash([1; 32])], None);
+        feed.apply_shared(45, b, vec![ChangeHash([2; 32])], None);
+        feed.apply_shared(45, b, vec![ChangeHash([9; 32])], None);
+        let (Since::Changes(changes), now) = feed.since(Some(start)) else {
+            panic!("expected changes");
+        };
+        assert_eq!(now.to_string(), "abc-45");
+        assert_eq!(
+            changes,
+            vec![(a, vec![ChangeHash([1; 32])]), (b, vec![ChangeHash([2; 32])])]
+        );
+        // Re-storing what the feed lists is no news (no echo between instances)...
+        feed.publish(b, vec![ChangeHash([2; 32])]);
+        assert!(published.try_recv().is_err());
+        // ...but a grant (no heads) and an erasure are.
+        feed.publish(b, Vec::new());
+        assert!(published.try_recv().is_ok());
+        // A cursor an instance handed out a moment before this one applied the row.
+        let ahead: Cursor = "abc-46".parse().unwrap();
+        assert!(matches!(feed.since(Some(ahead)), (Since::Changes(c), _) if c.is_empty()));
+        // A new epoch (an instance died): old cursors reset, the head never moves back.
+        feed.reset_shared(0xdef, 45, 45);
+        assert!(matches!(feed.since(Some(now)).0, Since::Reset));
+        assert_eq!(feed.cursor().to_string(), "def-45");
+        let storage = passerelle_store::MemoryStorage::new();
+        feed.save(&storage).unwrap();
+        assert!(storage.get(&saved_key().unwrap()).unwrap().is_none(), "never saved");
+    }
+
+    #[test]
     fn a_cursor_from_another_epoch_resets() {
         let old = ChangeFeed::new().cursor();
         let feed = ChangeFeed::new();
