@@ -8,6 +8,9 @@
 //! - `PASSERELLE_SIM_BATCH=N` (and `PASSERELLE_SIM_FIRST=F`): N seeds from F.
 //! - `scripts/soak-sim`: thousands of seeds in release.
 //!
+//! - `PASSERELLE_TEST_STORE=postgres` (with `PASSERELLE_TEST_POSTGRES`): the server's store is
+//!   PostgreSQL, a fresh database per seed.
+//!
 //! The self-check, `a_server_that_acknowledges_unflushed_writes_is_caught`, runs seeds with
 //! a server disk that lies about its flushes: they must fail.
 
@@ -83,6 +86,13 @@ fn the_same_seed_replays_the_same_run() {
 /// the server's disk lying about its flushes, every seed fails a durability check.
 #[test]
 fn a_server_that_acknowledges_unflushed_writes_is_caught() {
+    if passerelle_tests::sim::on_postgres() {
+        eprintln!(
+            "skipping a_server_that_acknowledges_unflushed_writes_is_caught under \
+             PASSERELLE_TEST_STORE=postgres: PostgreSQL commits every batch, its flush cannot lie"
+        );
+        return;
+    }
     let options = SimOptions {
         lying_server_disk: true,
         ..SimOptions::default()

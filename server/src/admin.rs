@@ -43,7 +43,7 @@ use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse as _, Response};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use passerelle_store::{SledStorage, Storage, StorageError};
+use passerelle_store::{SledOptions, Storage, StorageError};
 use rand::RngCore as _;
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq as _;
@@ -51,6 +51,7 @@ use subtle::ConstantTimeEq as _;
 use crate::auth::{
     AuthError, AuthStore, BearerToken, OrgName, Refusal, Role, TokenInfo, TokenRef, User, UserName,
 };
+use crate::backend::StoreBackend;
 use crate::backup::{self, BackupError, BackupSummary, Progress};
 use crate::error::AppError;
 use crate::http::AppState;
@@ -599,6 +600,14 @@ pub enum AdminCommandError {
         /// The directory.
         dir: PathBuf,
     },
+    /// The PostgreSQL database could not be opened.
+    #[error("could not open {shown}: {source}")]
+    OpenDatabase {
+        /// The database, as [`StoreBackend::shown`] says it (no password).
+        shown: String,
+        /// What went wrong.
+        source: StorageError,
+    },
     /// The store could not be opened, for another reason than a running server.
     #[error("could not open the data directory {}: {source}", dir.display())]
     OpenStore {
@@ -676,7 +685,19 @@ pub fn run_admin_command(
     data_dir: &Path,
     command: AdminCommand,
 ) -> Result<AdminOutcome, AdminCommandError> {
-    if command.needs_existing_store() && !data_dir.exists() {
+    run_admin_command_on(&StoreBackend::Sled, data_dir, command)
+}
+
+/// [`run_admin_command`] on the chosen backend. On sled, as there; on PostgreSQL, always
+/// directly on the database, running servers or not: several processes may use it at once,
+/// and a running server reads users, tokens and access rules from the database at each
+/// check (its ACL cache is off on a shared store), so it sees the change at once.
+pub fn run_admin_command_on(
+    backend: &StoreBackend,
+    data_dir: &Path,
+    command: AdminCommand,
+) -> Result<AdminOutcome, AdminCommandError> {
+    if command.needs_existing_store() && !backend.is_postgres() && !data_dir.exists() {
         return Err(AdminCommandError::NoDataDirectory {
             dir: data_dir.to_path_buf(),
         });
@@ -687,9 +708,8 @@ pub fn run_admin_command(
         },
         other => other,
     };
-    match SledStorage::open(data_dir) {
+    match backend.open(data_dir, SledOptions::default()) {
         Ok(storage) => {
-            let storage: Arc<dyn Storage> = Arc::new(storage);
             // The command may change what callers can see while no feed hears of it: the
             // next start draws a new feed epoch, and every client compares once.
             crate::sync::discard_saved(storage.as_ref()).map_err(AuthError::from)?;
@@ -713,6 +733,10 @@ pub fn run_admin_command(
             }
             send_to_running_server(data_dir, &command)
         }
+        Err(source) if backend.is_postgres() => Err(AdminCommandError::OpenDatabase {
+            shown: backend.shown(data_dir),
+            source,
+        }),
         Err(source) => Err(AdminCommandError::OpenStore {
             dir: data_dir.to_path_buf(),
             source,

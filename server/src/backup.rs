@@ -1108,6 +1108,15 @@ pub enum RestoreError {
         /// The directory.
         dir: PathBuf,
     },
+    /// The target database holds records.
+    #[error(
+        "{shown} is not empty: restore writes only into an empty database, so that nothing \
+         restored mixes with other data; create a new database and give its URL"
+    )]
+    NotEmptyDatabase {
+        /// The database, without its password.
+        shown: String,
+    },
     /// The target could not be inspected or created.
     #[error("could not prepare the data directory {}: {error}", dir.display())]
     Prepare {
@@ -1244,6 +1253,62 @@ pub fn restore(
     })
 }
 
+/// Restores the backup at `from` into `storage`, a shared database (PostgreSQL) called
+/// `shown` in messages, which must hold no record at all. The same steps as [`restore`]: the
+/// whole backup is checked before anything is written, then written in batches, then every
+/// document is loaded. A database cannot be removed as a directory is, so a failure while
+/// writing leaves a partial restore, and the error says to empty the database.
+pub fn restore_into_database(
+    storage: Arc<dyn Storage>,
+    shown: &str,
+    from: &Path,
+    progress: Progress,
+) -> Result<RestoreSummary, RestoreError> {
+    let target = PathBuf::from(shown);
+    let any = storage
+        .keys_with_prefix(&StorageKey::root())
+        .map_err(|error| RestoreError::Check {
+            dir: target.clone(),
+            error,
+        })?;
+    if !any.is_empty() {
+        return Err(RestoreError::NotEmptyDatabase {
+            shown: shown.to_owned(),
+        });
+    }
+    let verified = check_backup(from, progress).map_err(|problem| RestoreError::Backup {
+        dir: target.clone(),
+        problem,
+    })?;
+    let left = || Cleanup {
+        dir: target.clone(),
+        error: Some(io::Error::other(
+            "a database is not removed: empty it (drop and create it again)",
+        )),
+    };
+    if let Err(failure) = write_records(storage.as_ref(), from, progress) {
+        return Err(match failure {
+            WriteFailure::Storage(error) => RestoreError::Storage {
+                error,
+                cleanup: left(),
+            },
+            WriteFailure::Backup(problem) => RestoreError::ChangedDuringRestore {
+                problem,
+                cleanup: left(),
+            },
+        });
+    }
+    let (documents_loaded, documents_without_chunks) =
+        check_documents(&target, storage, verified.counts.documents)?;
+    Ok(RestoreSummary {
+        backup: from.to_path_buf(),
+        data_dir: target,
+        verified,
+        documents_loaded,
+        documents_without_chunks,
+    })
+}
+
 /// Whether `dir` exists; an error unless it is missing, or empty and free.
 fn check_fresh(dir: &Path) -> Result<bool, RestoreError> {
     let prepare = |error| RestoreError::Prepare {
@@ -1346,7 +1411,7 @@ fn write_records(
 /// Loads every restored document; returns how many loaded and how many have no chunk.
 fn check_documents(
     dir: &Path,
-    storage: Arc<SledStorage>,
+    storage: Arc<dyn Storage>,
     expected: u64,
 ) -> Result<(u64, u64), RestoreError> {
     let docs = DocStore::new(storage);

@@ -16,7 +16,9 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::Arc;
 
-use passerelle_store::{DocStore, SledStorage, Storage, StorageError};
+use passerelle_store::{DocStore, SledOptions, SledStorage, Storage, StorageError};
+
+use crate::backend::StoreBackend;
 
 use crate::admin::ServerFile;
 use crate::backup::{self, Progress};
@@ -113,6 +115,20 @@ pub fn check_storage(storage: Arc<dyn Storage>) -> CheckReport {
 /// `passerelle-server check --data DIR`: prints the report; an error (non-zero exit) when the
 /// store does not open or anything is damaged.
 pub fn run_check(dir: &Path) -> anyhow::Result<()> {
+    run_check_on(&StoreBackend::Sled, dir)
+}
+
+/// [`run_check`] on the chosen backend. On PostgreSQL it may run while servers use the
+/// database: each document is read in one statement (a consistent snapshot), so a document
+/// being written is seen before or after the write, never half way.
+pub fn run_check_on(backend: &StoreBackend, dir: &Path) -> anyhow::Result<()> {
+    if backend.is_postgres() {
+        let shown = backend.shown(dir);
+        let storage = backend
+            .open(dir, SledOptions::default())
+            .map_err(|error| anyhow::anyhow!("DAMAGED or unreachable: {shown}: {error}"))?;
+        return report(check_storage(storage), &shown);
+    }
     if !dir.exists() {
         anyhow::bail!("there is no data directory at {}", dir.display());
     }
@@ -134,15 +150,21 @@ pub fn run_check(dir: &Path) -> anyhow::Result<()> {
             dir.display()
         ),
     };
-    let report = check_storage(Arc::new(storage));
+    report(
+        check_storage(Arc::new(storage)),
+        &format!("the data directory {}", dir.display()),
+    )
+}
+
+/// Prints `report` on the store called `shown`; an error if anything is damaged.
+fn report(report: CheckReport, shown: &str) -> anyhow::Result<()> {
     print!("{}", report.render());
     if !report.is_sound() {
         anyhow::bail!(
-            "DAMAGED: the data directory {} holds damaged data (see above); restore the \
-             damaged documents from a backup or from a client's replica",
-            dir.display()
+            "DAMAGED: {shown} holds damaged data (see above); restore the damaged documents \
+             from a backup or from a client's replica"
         );
     }
-    println!("{}: sound", dir.display());
+    println!("{shown}: sound");
     Ok(())
 }

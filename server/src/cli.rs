@@ -2,16 +2,16 @@
 
 use std::future::Future;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use passerelle_server::admin::{self, AdminCommand, AdminSecret, ServerFile};
 use passerelle_server::auth::{OrgName, Role, TokenRef, UserName};
+use passerelle_server::backend::StoreBackend;
 use passerelle_server::backup::{self, Progress};
 use passerelle_server::{AppState, ServerConfig};
-use passerelle_store::{SledOptions, SledStorage, StorageError};
+use passerelle_store::{SledOptions, StorageError};
 use tokio::net::TcpListener;
 
 /// The passerelle sync server, and the commands that manage its users, tokens and backups.
@@ -97,7 +97,8 @@ pub(crate) struct CheckArgs {
 /// Where the data lives. Every command takes it.
 #[derive(Debug, Args)]
 pub(crate) struct DataArgs {
-    /// The data directory (documents, users, tokens).
+    /// The data directory: the documents, users and tokens when the store is sled, and the
+    /// server's own files (server.json, peers.json) whatever the store.
     #[arg(
         long,
         value_name = "DIR",
@@ -105,6 +106,17 @@ pub(crate) struct DataArgs {
         default_value = "./passerelle-data"
     )]
     pub(crate) data: PathBuf,
+    /// Where documents, users and tokens are stored: `sled` (in the data directory) or a
+    /// PostgreSQL database, postgres://USER:PASSWORD@HOST:PORT/DATABASE, which several
+    /// servers and admin commands may use at once (docs/OPERATIONS.md).
+    #[arg(
+        long,
+        value_name = "sled|URL",
+        env = "PASSERELLE_STORE",
+        hide_env_values = true,
+        default_value = "sled"
+    )]
+    pub(crate) store: StoreBackend,
 }
 
 #[derive(Debug, Args)]
@@ -342,15 +354,24 @@ pub(crate) fn execute(cli: Cli) -> anyhow::Result<()> {
         Command::Backup(BackupArgs { to, data }) => (data, AdminCommand::Backup { to }),
         Command::Peer(command) => return peer_command(command),
         Command::Check(CheckArgs { data }) => {
-            return passerelle_server::check::run_check(&data.data);
+            return passerelle_server::check::run_check_on(&data.store, &data.data);
         }
         Command::Restore(RestoreArgs { from, data }) => {
-            let summary = backup::restore(&data.data, &from, Progress::for_terminal())?;
+            let summary = if data.store.is_postgres() {
+                let shown = data.store.shown(&data.data);
+                let storage = data
+                    .store
+                    .open(&data.data, SledOptions::default())
+                    .with_context(|| format!("could not open {shown}"))?;
+                backup::restore_into_database(storage, &shown, &from, Progress::for_terminal())?
+            } else {
+                backup::restore(&data.data, &from, Progress::for_terminal())?
+            };
             print!("{}", summary.render());
             return Ok(());
         }
     };
-    let outcome = admin::run_admin_command(&data.data, command)?;
+    let outcome = admin::run_admin_command_on(&data.store, &data.data, command)?;
     print!("{}", outcome.render());
     Ok(())
 }
@@ -431,7 +452,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     // Documents are cached by the engine (within its budget); sled's own page cache only
     // needs to hold the hot index pages, and every MiB of it is resident memory.
     let options = SledOptions::default().cache_capacity(args.limits.store_cache_bytes());
-    let storage = match SledStorage::open_with(&dir, options) {
+    let backend = &args.data.store;
+    let storage = match backend.open(&dir, options) {
         Ok(storage) => storage,
         Err(StorageError::Locked { .. }) => anyhow::bail!(
             "the data directory {} is already in use by another server{}",
@@ -439,10 +461,15 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             running_server_hint(&dir)
         ),
         Err(e) => {
-            return Err(e)
-                .with_context(|| format!("could not open the data directory {}", dir.display()));
+            return Err(e).with_context(|| format!("could not open {}", backend.shown(&dir)));
         }
     };
+    if backend.is_postgres() {
+        // sled creates the directory; with PostgreSQL it holds only the server's own files.
+        std::fs::create_dir_all(&dir)
+            .with_context(|| format!("could not create the data directory {}", dir.display()))?;
+    }
+    tracing::info!("storage: {}", backend.shown(&dir));
     let listener = TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("could not listen on {}", args.listen))?;
@@ -457,7 +484,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     .write(&dir)
     .with_context(|| format!("could not write {}", ServerFile::path(&dir).display()))?;
 
-    let state = AppState::new(Arc::new(storage), config).with_admin_secret(secret);
+    let state = AppState::new(storage, config).with_admin_secret(secret);
     let _peers = passerelle_server::federation::start(dir.clone(), &state);
     let served = passerelle_server::run(listener, state, shutdown).await;
     // The store is released when `state` is dropped inside `run`; the address file goes now,

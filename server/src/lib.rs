@@ -28,6 +28,8 @@
 //!   `GET`/`PUT /v1/docs/{id}/access` (a document's owner and rules; sharing).
 //! - `error`: [`AppError`], which turns failures into 4xx JSON or a generic 500.
 //! - [`body_deadline`]: request bodies must arrive in time (slow uploads get 408).
+//! - [`backend`]: `--store`: sled in the data directory or a PostgreSQL database, opened as
+//!   one `Arc<dyn Storage>` for every command.
 //! - [`admin`]: the admin commands, their endpoint, `server.json`, and the loopback client.
 //! - [`backup`]: `backup` and `restore`: the backup file format, per-document consistent
 //!   reads of a running store, and restoring into a fresh data directory.
@@ -45,6 +47,7 @@
 
 pub mod admin;
 pub mod auth;
+pub mod backend;
 pub mod backup;
 pub mod body_deadline;
 pub mod check;

@@ -175,9 +175,11 @@ fn lock(mutex: &Mutex<()>) -> MutexGuard<'_, ()> {
 ///
 /// Read-then-write sequences ("create this user unless the name is taken", "record this
 /// authorship unless already recorded") are serialised by in-process locks. That is sound
-/// because one process at a time owns a store (sled locks its directory; the admin commands
-/// go through the running server rather than open the store beside it). A backend shared by
-/// several processes would need a compare-and-swap in the `Storage` trait instead.
+/// because one process at a time owns a sled store (sled locks its directory; the admin
+/// commands go through the running server rather than open the store beside it). On a store
+/// shared by several processes (PostgreSQL) two processes could still race on the same
+/// name or document: that needs a compare-and-swap or a lock in the database, not yet there.
+/// There the ACL cache is off ([`AuthStore::cached_acl`]), so every check reads the database.
 pub struct AuthStore {
     storage: Arc<dyn Storage>,
     /// Serialises writes to users and tokens.
@@ -186,6 +188,9 @@ pub struct AuthStore {
     document_locks: [Mutex<()>; DOCUMENT_LOCK_STRIPES],
     /// ACLs recently read or written.
     acls: Mutex<AclCache>,
+    /// The storage is shared with other processes ([`Storage::is_shared`]): the ACL cache is
+    /// not read, since another process may change an ACL without this one hearing of it.
+    shared: bool,
 }
 
 /// ACLs recently read or written, so that the access check the sync paths make on every
@@ -221,6 +226,7 @@ impl AuthStore {
     /// all start with `auth`, `acl` or `authorship`).
     pub fn new(storage: Arc<dyn Storage>) -> Self {
         Self {
+            shared: storage.is_shared(),
             storage,
             accounts_lock: Mutex::new(()),
             document_locks: std::array::from_fn(|_| Mutex::new(())),
@@ -437,7 +443,13 @@ impl AuthStore {
     /// The ACL of `doc` if it is in memory: `Some(answer)` is what [`AuthStore::acl`] would
     /// return, without touching storage; `None` means "not cached, ask `acl`". Never blocks on
     /// the disk, so async code may call it directly.
+    ///
+    /// Always `None` on a shared storage ([`Storage::is_shared`], PostgreSQL): another process
+    /// (an admin command, another server) may have changed the ACL.
     pub fn cached_acl(&self, doc: &DocumentId) -> Option<Option<DocumentAcl>> {
+        if self.shared {
+            return None;
+        }
         self.acls().entries.get(doc).cloned()
     }
 

@@ -3,19 +3,109 @@
 //! Compiled once into the `it` test binary (tests/it/main.rs); each test module uses part of it.
 #![allow(dead_code)]
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
+use std::sync::{Arc, Mutex};
+
+use passerelle_store::testing::TestDatabase;
+use passerelle_store::{SledStorage, Storage};
 
 /// The binary under test.
 pub(crate) const BINARY: &str = env!("CARGO_BIN_EXE_passerelle-server");
 
-/// Runs `passerelle-server ARGS --data DATA`, without the environment's `PASSERELLE_*` and
-/// `RUST_LOG` overrides, and waits for it.
+/// Whether the suites run on PostgreSQL (`PASSERELLE_TEST_STORE=postgres`): then each
+/// [`TestData`] gets a fresh database, and the helpers pass `--store URL` to every command.
+pub(crate) fn on_postgres() -> bool {
+    std::env::var("PASSERELLE_TEST_STORE").is_ok_and(|store| store == "postgres")
+}
+
+/// `true` (after saying why) when the suites run on PostgreSQL and `test` is about sled
+/// itself (its files, its lock, backups of its directory): the caller returns.
+pub(crate) fn skip_on_postgres(test: &str, why: &str) -> bool {
+    if on_postgres() {
+        eprintln!("skipping {test} under PASSERELLE_TEST_STORE=postgres: {why}");
+    }
+    on_postgres()
+}
+
+/// The data directories that have a database of their own, with its URL.
+static DATABASES: Mutex<Vec<(PathBuf, String)>> = Mutex::new(Vec::new());
+
+/// The `--store` URL for a data directory: that of the [`TestData`] holding it, if any.
+pub(crate) fn store_url(data: &Path) -> Option<String> {
+    let databases = DATABASES.lock().unwrap_or_else(|e| e.into_inner());
+    databases
+        .iter()
+        .find(|(dir, _)| data.starts_with(dir))
+        .map(|(_, url)| url.clone())
+}
+
+/// A test's data directory (a temporary directory) and, when the suites run on PostgreSQL,
+/// its own fresh database, dropped with it. Every server and admin command the helpers run
+/// on this directory, or on one inside it, is given `--store <the database>`.
+pub(crate) struct TestData {
+    dir: tempfile::TempDir,
+    database: Option<Arc<TestDatabase>>,
+}
+
+impl TestData {
+    /// A new data directory (and database). Under `PASSERELLE_TEST_STORE=postgres`, panics
+    /// when `PASSERELLE_TEST_POSTGRES` is not set: that run asked for PostgreSQL.
+    pub(crate) fn new(test: &str) -> Self {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let database = on_postgres().then(|| {
+            Arc::new(TestDatabase::create(test).unwrap_or_else(|| {
+                panic!("PASSERELLE_TEST_STORE=postgres needs PASSERELLE_TEST_POSTGRES")
+            }))
+        });
+        if let Some(database) = &database {
+            DATABASES
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push((dir.path().to_path_buf(), database.url().to_owned()));
+        }
+        Self { dir, database }
+    }
+
+    /// The directory.
+    pub(crate) fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// The test's storage, opened here: the database, or sled in `data` (the directory or
+    /// one inside it). Drop it before starting a server on a sled directory.
+    pub(crate) fn storage(&self, data: &Path) -> Arc<dyn Storage> {
+        match &self.database {
+            Some(database) => Arc::new(database.storage()),
+            None => Arc::new(SledStorage::open(data).expect("open the sled store")),
+        }
+    }
+}
+
+impl Drop for TestData {
+    fn drop(&mut self) {
+        let mut databases = DATABASES.lock().unwrap_or_else(|e| e.into_inner());
+        databases.retain(|(dir, _)| dir != self.dir.path());
+    }
+}
+
+/// `--store URL` for `data` when it has a database, else nothing.
+fn store_args(data: &Path) -> Vec<String> {
+    match store_url(data) {
+        Some(url) => vec!["--store".to_owned(), url],
+        None => Vec::new(),
+    }
+}
+
+/// Runs `passerelle-server ARGS --data DATA` (and `--store` for a [`TestData`]'s database),
+/// without the environment's `PASSERELLE_*` and `RUST_LOG` overrides, and waits for it.
 pub(crate) fn run(args: &[&str], data: &Path) -> Output {
     Command::new(BINARY)
         .args(args)
         .arg("--data")
         .arg(data)
+        .args(store_args(data))
+        .env_remove("PASSERELLE_STORE")
         .env_remove("PASSERELLE_DATA")
         .env_remove("PASSERELLE_LISTEN")
         .env_remove("RUST_LOG")
@@ -53,7 +143,9 @@ impl ServeProcess {
         let child = Command::new(BINARY)
             .args(["serve", "--listen", "127.0.0.1:0", "--data"])
             .arg(data)
+            .args(store_args(data))
             .args(extra)
+            .env_remove("PASSERELLE_STORE")
             .env_remove("PASSERELLE_DATA")
             .env_remove("PASSERELLE_LISTEN")
             .env("RUST_LOG", "info")

@@ -379,3 +379,35 @@ fn a_deleted_user_signs_in_no_more() {
     storage.apply(batch).unwrap();
     assert_eq!(auth.check_token(token.token.expose_secret()).unwrap(), None);
 }
+
+/// Two processes on one PostgreSQL database (two `AuthStore`s over two connections): a rule
+/// one of them sets or removes applies at once on the other, which keeps no ACL cache on a
+/// shared store. (On sled one process owns the store and the cache is coherent.)
+#[test]
+fn on_a_shared_store_another_processs_acl_change_applies_at_once() {
+    let Some(db) = passerelle_store::testing::TestDatabase::create(
+        "on_a_shared_store_another_processs_acl_change_applies_at_once",
+    ) else {
+        return;
+    };
+    let here = AuthStore::new(Arc::new(db.storage()));
+    let there = AuthStore::new(Arc::new(db.storage()));
+    let doc = DocumentId::random();
+    let admin = principal("amina", "lille", Role::Admin);
+    let partner = principal("karim", "oujda", Role::Editor);
+    here.create_document(&doc, &admin).unwrap().unwrap();
+    here.flush().unwrap();
+    // `there` reads the ACL (filling a cache, if it kept one).
+    assert_eq!(there.access(&doc, &partner).unwrap(), Access::None);
+    assert_eq!(there.cached_acl(&doc), None, "no cache on a shared store");
+    let share = Rule {
+        subject: Subject::Org(org("oujda")),
+        access: Access::Write,
+    };
+    here.set_rule(&doc, &admin, share).unwrap().unwrap();
+    assert_eq!(there.access(&doc, &partner).unwrap(), Access::Write);
+    here.remove_rule(&doc, &admin, &Subject::Org(org("oujda")))
+        .unwrap()
+        .unwrap();
+    assert_eq!(there.access(&doc, &partner).unwrap(), Access::None);
+}

@@ -94,6 +94,12 @@ fn every_flipped_byte_and_every_truncation_is_detected() {
 
 #[test]
 fn restore_refuses_a_damaged_or_truncated_backup_and_writes_nothing() -> anyhow::Result<()> {
+    if common::skip_on_postgres(
+        "restore_refuses_a_damaged_or_truncated_backup_and_writes_nothing",
+        "it is about backups and restores of sled data directories (PostgreSQL's: cli_admin::admin_commands_on_postgres_run_beside_a_running_server)",
+    ) {
+        return Ok(());
+    }
     let dir = tempfile::tempdir()?;
     let (path, bytes) = small_backup(dir.path());
 
@@ -162,6 +168,12 @@ fn restore_refuses_a_damaged_or_truncated_backup_and_writes_nothing() -> anyhow:
 
 #[test]
 fn restore_refuses_a_directory_that_holds_data_or_a_running_server() -> anyhow::Result<()> {
+    if common::skip_on_postgres(
+        "restore_refuses_a_directory_that_holds_data_or_a_running_server",
+        "it is about backups and restores of sled data directories (PostgreSQL's: cli_admin::admin_commands_on_postgres_run_beside_a_running_server)",
+    ) {
+        return Ok(());
+    }
     let dir = tempfile::tempdir()?;
     let (path, _) = small_backup(dir.path());
 
@@ -238,6 +250,12 @@ impl std::io::Read for Broken<'_> {
 
 #[test]
 fn an_incomplete_transfer_from_a_server_leaves_no_file() {
+    if common::skip_on_postgres(
+        "an_incomplete_transfer_from_a_server_leaves_no_file",
+        "it is about backups and restores of sled data directories (PostgreSQL's: cli_admin::admin_commands_on_postgres_run_beside_a_running_server)",
+    ) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let (_, bytes) = small_backup(dir.path());
 
@@ -270,6 +288,12 @@ fn an_incomplete_transfer_from_a_server_leaves_no_file() {
 
 #[test]
 fn a_backup_goes_only_to_a_new_file_outside_the_data_directory() {
+    if common::skip_on_postgres(
+        "a_backup_goes_only_to_a_new_file_outside_the_data_directory",
+        "it is about backups and restores of sled data directories (PostgreSQL's: cli_admin::admin_commands_on_postgres_run_beside_a_running_server)",
+    ) {
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     let data = dir.path().join("data");
     drop(SledStorage::open(&data).unwrap());

@@ -187,6 +187,12 @@ fn check_restored(restored: Arc<SledStorage>, fixture: &Fixture) -> anyhow::Resu
 
 #[test]
 fn a_stopped_store_restores_key_for_key() -> anyhow::Result<()> {
+    if common::skip_on_postgres(
+        "a_stopped_store_restores_key_for_key",
+        "it is about backups and restores of sled data directories (PostgreSQL's: cli_admin::admin_commands_on_postgres_run_beside_a_running_server)",
+    ) {
+        return Ok(());
+    }
     let dir = tempfile::tempdir()?;
     let source = dir.path().join("source");
     let fixture = populate(Arc::new(SledStorage::open(&source)?));
@@ -362,6 +368,12 @@ fn push(
 
 #[test]
 fn a_running_server_sends_its_backup_and_it_restores_elsewhere() -> anyhow::Result<()> {
+    if common::skip_on_postgres(
+        "a_running_server_sends_its_backup_and_it_restores_elsewhere",
+        "it is about backups and restores of sled data directories (PostgreSQL's: cli_admin::admin_commands_on_postgres_run_beside_a_running_server)",
+    ) {
+        return Ok(());
+    }
     let dir = tempfile::tempdir()?;
     let data = dir.path().join("data");
     let mut fixture = populate(Arc::new(SledStorage::open(&data)?));
@@ -457,6 +469,12 @@ fn a_running_server_sends_its_backup_and_it_restores_elsewhere() -> anyhow::Resu
 
 #[test]
 fn backups_taken_while_clients_write_restore_documents_that_load() -> anyhow::Result<()> {
+    if common::skip_on_postgres(
+        "backups_taken_while_clients_write_restore_documents_that_load",
+        "it is about backups and restores of sled data directories (PostgreSQL's: cli_admin::admin_commands_on_postgres_run_beside_a_running_server)",
+    ) {
+        return Ok(());
+    }
     let dir = tempfile::tempdir()?;
     let data = dir.path().join("data");
     let fixture = populate(Arc::new(SledStorage::open(&data)?));

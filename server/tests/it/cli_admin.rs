@@ -40,9 +40,15 @@ struct Server {
 
 impl Server {
     fn start(data: &Path, log: PathBuf) -> anyhow::Result<Self> {
+        Self::start_with(data, log, &[])
+    }
+
+    fn start_with(data: &Path, log: PathBuf, extra: &[&str]) -> anyhow::Result<Self> {
         let child = Command::new(BINARY)
             .args(["serve", "--listen", "127.0.0.1:0", "--data"])
             .arg(data)
+            .args(extra)
+            .env_remove("PASSERELLE_STORE")
             .env_remove("PASSERELLE_DATA")
             .env_remove("PASSERELLE_LISTEN")
             .env("RUST_LOG", "info")
@@ -123,6 +129,12 @@ fn whoami(address: std::net::SocketAddr, token: &str) -> anyhow::Result<(u16, se
 
 #[test]
 fn admin_commands_work_with_the_server_stopped_and_running() -> anyhow::Result<()> {
+    if common::skip_on_postgres(
+        "admin_commands_work_with_the_server_stopped_and_running",
+        "it is about sled's directory lock (admin commands go through the server holding it)",
+    ) {
+        return Ok(());
+    }
     let dir = tempfile::tempdir()?;
     let data = dir.path().join("data");
 
@@ -249,6 +261,12 @@ fn admin_commands_work_with_the_server_stopped_and_running() -> anyhow::Result<(
 
 #[test]
 fn a_held_store_without_an_address_file_is_explained() -> anyhow::Result<()> {
+    if common::skip_on_postgres(
+        "a_held_store_without_an_address_file_is_explained",
+        "it is about sled's directory lock (admin commands go through the server holding it)",
+    ) {
+        return Ok(());
+    }
     let dir = tempfile::tempdir()?;
     let data = dir.path().join("data");
     // This test process holds the store, as a server would, but publishes no address.
@@ -266,6 +284,12 @@ fn a_held_store_without_an_address_file_is_explained() -> anyhow::Result<()> {
 
 #[test]
 fn a_dead_server_address_is_explained() -> anyhow::Result<()> {
+    if common::skip_on_postgres(
+        "a_dead_server_address_is_explained",
+        "it is about sled's directory lock (admin commands go through the server holding it)",
+    ) {
+        return Ok(());
+    }
     let dir = tempfile::tempdir()?;
     let data = dir.path().join("data");
     let _held = SledStorage::open(&data)?;
@@ -284,5 +308,108 @@ fn a_dead_server_address_is_explained() -> anyhow::Result<()> {
         message.contains("does not answer") && message.contains("pid 4242"),
         "{message}"
     );
+    Ok(())
+}
+
+/// On PostgreSQL there is no lock: admin commands run straight on the database while a
+/// server runs on it, and the server sees their effect at its next check (a new user's token
+/// works at once, a revoked one stops at once). Runs whenever PASSERELLE_TEST_POSTGRES is set.
+#[test]
+fn admin_commands_on_postgres_run_beside_a_running_server() -> anyhow::Result<()> {
+    let Some(db) = passerelle_store::testing::TestDatabase::create(
+        "admin_commands_on_postgres_run_beside_a_running_server",
+    ) else {
+        return Ok(());
+    };
+    let dir = tempfile::tempdir()?;
+    let data = dir.path().join("data");
+    let with_store = |args: &[&str]| {
+        let mut args: Vec<&str> = args.to_vec();
+        args.extend(["--store", db.url()]);
+        admin(&data, &args)
+    };
+    let amina = printed_token(&with_store(&[
+        "user", "add", "amina", "--org", "lille", "--role", "admin",
+    ]))?;
+    ensure!(
+        !data.join("db").exists() && !data.join("conf").exists(),
+        "no sled store is made with --store postgres://"
+    );
+    let mut server =
+        Server::start_with(&data, dir.path().join("server.log"), &["--store", db.url()])?;
+    let file = wait_for_server_file(&data, &mut server)?;
+    let (status, _) = whoami(file.address, &amina)?;
+    ensure!(status == 200, "{status}");
+
+    // Another process adds a user while the server runs: no forwarding, the token works.
+    let youssef = printed_token(&with_store(&[
+        "user", "add", "youssef", "--org", "oujda", "--role", "editor",
+    ]))?;
+    let (status, body) = whoami(file.address, &youssef)?;
+    ensure!(
+        status == 200 && body["user"] == "youssef",
+        "{status} {body}"
+    );
+    let revoked = with_store(&["token", "revoke", &youssef]);
+    ensure!(revoked.status.success(), "{}", stderr(&revoked));
+    let (status, _) = whoami(file.address, &youssef)?;
+    ensure!(status == 401, "revoked token still accepted: {status}");
+
+    // `check` and `backup` run on the database beside the server.
+    let checked = with_store(&["check"]);
+    ensure!(
+        checked.status.success(),
+        "{}{}",
+        stdout(&checked),
+        stderr(&checked)
+    );
+    ensure!(stdout(&checked).contains("sound"), "{}", stdout(&checked));
+    let backup = dir.path().join("b.pslbak");
+    let backed_up = with_store(&["backup", "--to", backup.to_str().context("utf-8 path")?]);
+    ensure!(backed_up.status.success(), "{}", stderr(&backed_up));
+
+    // The password never reaches the log.
+    let status = server.terminate()?;
+    ensure!(status.success(), "exit status {status}");
+    let log = fs::read_to_string(dir.path().join("server.log"))?;
+    if let Some(password) = db
+        .url()
+        .split_once("://")
+        .and_then(|(_, rest)| rest.split_once('@'))
+        .and_then(|(info, _)| info.split_once(':'))
+        .map(|(_, password)| password)
+    {
+        ensure!(
+            !log.contains(password),
+            "the password is in the log:\n{log}"
+        );
+    }
+    ensure!(
+        log.contains("storage: the database postgres://"),
+        "log:\n{log}"
+    );
+
+    // The backup restores into another, empty database, and not into a used one.
+    let Some(other) = passerelle_store::testing::TestDatabase::create("restore target") else {
+        return Ok(());
+    };
+    let backup = backup.to_str().context("utf-8 path")?;
+    let restored = admin(
+        &data,
+        &["restore", "--from", backup, "--store", other.url()],
+    );
+    ensure!(restored.status.success(), "{}", stderr(&restored));
+    let again = admin(
+        &data,
+        &["restore", "--from", backup, "--store", other.url()],
+    );
+    ensure!(!again.status.success());
+    ensure!(
+        stderr(&again).contains("is not empty"),
+        "{}",
+        stderr(&again)
+    );
+    let listed = admin(&data, &["user", "list", "--store", other.url()]);
+    ensure!(stdout(&listed).contains("youssef"), "{}", stdout(&listed));
     Ok(())
 }

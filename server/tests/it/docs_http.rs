@@ -19,13 +19,13 @@ use serde_json::{Value, json};
 struct Server {
     base: String,
     child: Child,
-    dir: tempfile::TempDir,
+    dir: common::TestData,
     http: Client,
 }
 
 impl Server {
     fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = common::TestData::new(module_path!());
         let (child, address) = Self::spawn(dir.path());
         Self {
             base: format!("http://{address}"),
@@ -72,6 +72,13 @@ impl Server {
         let child = Command::new(common::BINARY)
             .args(["serve", "--listen", "127.0.0.1:0", "--data"])
             .arg(data)
+            .args(
+                common::store_url(data)
+                    .map(|url| ["--store".to_owned(), url])
+                    .into_iter()
+                    .flatten(),
+            )
+            .env_remove("PASSERELLE_STORE")
             .env_remove("PASSERELLE_DATA")
             .env_remove("PASSERELLE_LISTEN")
             .env("RUST_LOG", "warn")

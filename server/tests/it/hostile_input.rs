@@ -14,7 +14,6 @@ use crate::common;
 
 use std::num::NonZeroU64;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use automerge::sync::{self, SyncDoc};
@@ -24,7 +23,7 @@ use futures_util::{SinkExt, StreamExt};
 use passerelle_core::batch::{self, DocumentDelta, ReplyStatus, SyncRequest, SyncResponse};
 use passerelle_core::{DecodeLimits, DocumentId, Message, PeerId, PeerMetadata};
 use passerelle_server::ServerConfig;
-use passerelle_store::{DocStore, SledStorage};
+use passerelle_store::DocStore;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message as Frame;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -36,7 +35,7 @@ const ATTACKER_ACTOR: [u8; 16] = [0xBA; 16];
 
 /// A server binary with three users: two editors of one organisation, one of another.
 struct Fixture {
-    _dir: tempfile::TempDir,
+    _dir: common::TestData,
     data: PathBuf,
     server: ServeProcess,
     amina: String,
@@ -46,7 +45,7 @@ struct Fixture {
 
 impl Fixture {
     fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
+        let dir = common::TestData::new(module_path!());
         let data = dir.path().join("data");
         let add = |name: &str, org: &str| {
             let output = common::run(
@@ -78,8 +77,8 @@ impl Fixture {
     /// directory.
     fn stop_and_load(self, document_id: DocumentId) -> Automerge {
         self.server.stop();
-        let storage = SledStorage::open(&self.data).unwrap();
-        let bytes = DocStore::new(Arc::new(storage))
+        let storage = self._dir.storage(&self.data);
+        let bytes = DocStore::new(storage)
             .load(&document_id)
             .unwrap()
             .expect("the document is stored");
@@ -992,8 +991,8 @@ async fn malformed_ops_are_refused_and_the_document_survives_a_restart() {
     assert_eq!(fetched.hydrate(None), doc.hydrate(None));
     assert_nothing_from_the_attacker(&fetched);
     server.stop();
-    let storage = SledStorage::open(&data).unwrap();
-    let bytes = DocStore::new(Arc::new(storage))
+    let storage = _dir.storage(&data);
+    let bytes = DocStore::new(storage)
         .load(&doc_id)
         .unwrap()
         .expect("the document is stored");

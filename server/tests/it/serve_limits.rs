@@ -17,7 +17,7 @@ fn token(data: &std::path::Path) -> String {
 
 #[test]
 fn a_zero_limit_is_refused_with_its_name() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::TestData::new(module_path!());
     let data = dir.path().join("data");
     token(&data);
     let output = run(
@@ -40,7 +40,7 @@ fn a_zero_limit_is_refused_with_its_name() {
 
 #[test]
 fn max_message_bytes_bounds_the_batch_sync_body() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::TestData::new(module_path!());
     let data = dir.path().join("data");
     let token = token(&data);
     let server = ServeProcess::start_with(&data, &["--max-message-bytes", "2048"]);
@@ -93,7 +93,7 @@ fn read_to_close(socket: &mut std::net::TcpStream) -> String {
 #[test]
 fn a_request_body_that_trickles_in_gets_408_and_the_connection_is_closed() {
     use std::io::Write as _;
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::TestData::new(module_path!());
     let data = dir.path().join("data");
     let token = token(&data);
     let server = ServeProcess::start_with(
@@ -136,7 +136,7 @@ fn a_request_body_that_trickles_in_gets_408_and_the_connection_is_closed() {
 
 #[test]
 fn a_zero_request_body_timeout_is_refused() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = common::TestData::new(module_path!());
     let data = dir.path().join("data");
     token(&data);
     let output = run(

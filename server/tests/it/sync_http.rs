@@ -1,7 +1,8 @@
 //! End-to-end tests of the batch sync (`POST /v1/sync`) and the changes feed
 //! (`GET /v1/changes`) on a real socket over a real sled store.
 
-use std::sync::Arc;
+use crate::common;
+
 use std::time::Duration;
 
 use automerge::transaction::Transactable;
@@ -11,18 +12,17 @@ use passerelle_core::batch::{self, DocumentDelta, ReplyStatus, SyncRequest, Sync
 use passerelle_server::auth::{OrgName, Role, UserName};
 use passerelle_server::sync::ChangesResponse;
 use passerelle_server::{AppState, ServerConfig};
-use passerelle_store::SledStorage;
 
 struct Server {
     base: String,
     state: AppState,
-    _dir: tempfile::TempDir,
+    _dir: common::TestData,
 }
 
 impl Server {
     async fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let storage = Arc::new(SledStorage::open(dir.path()).unwrap());
+        let dir = common::TestData::new(module_path!());
+        let storage = dir.storage(dir.path());
         let state = AppState::new(storage, ServerConfig::default());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());

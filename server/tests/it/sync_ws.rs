@@ -2,7 +2,8 @@
 //! the automerge-repo handshake, sync, access control on every message, bad input, and
 //! replacement of a reconnecting peer.
 
-use std::sync::Arc;
+use crate::common;
+
 use std::time::Duration;
 
 use automerge::sync::{self, SyncDoc};
@@ -12,7 +13,6 @@ use futures_util::{SinkExt, StreamExt};
 use passerelle_core::{DecodeLimits, DocumentId, Message, PeerId, PeerMetadata};
 use passerelle_server::auth::{OrgName, Role, UserName};
 use passerelle_server::{AppState, ServerConfig};
-use passerelle_store::SledStorage;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message as Frame;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
@@ -22,15 +22,15 @@ type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 struct Server {
     address: std::net::SocketAddr,
     state: AppState,
-    _dir: tempfile::TempDir,
+    _dir: common::TestData,
     shutdown: Option<tokio::sync::oneshot::Sender<()>>,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
 }
 
 impl Server {
     async fn start() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let storage = Arc::new(SledStorage::open(dir.path()).unwrap());
+        let dir = common::TestData::new(module_path!());
+        let storage = dir.storage(dir.path());
         let mut config = ServerConfig::default();
         config.token_recheck_interval = Duration::from_millis(200);
         let state = AppState::new(storage, config);
@@ -384,8 +384,8 @@ async fn bad_input_closes_the_offender_only() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn oversized_frames_are_refused() {
-    let dir = tempfile::tempdir().unwrap();
-    let storage = Arc::new(SledStorage::open(dir.path()).unwrap());
+    let dir = common::TestData::new(module_path!());
+    let storage = dir.storage(dir.path());
     let mut config = ServerConfig::default();
     config.max_message_bytes = 64 * 1024;
     let state = AppState::new(storage, config);

@@ -48,7 +48,8 @@ use automerge::{Automerge, ChangeHash};
 use passerelle_client::{ClientError, DocPath, Replica, ReplicaSetup, SyncOptions};
 use passerelle_core::{DocumentId, Millis};
 use passerelle_server::auth::{AuthStore, OrgName, Role, UserName};
-use passerelle_store::{Batch, DocStore, Storage};
+use passerelle_store::testing::TestDatabase;
+use passerelle_store::{Batch, DocStore, PostgresStorage, Storage};
 use rand::rngs::StdRng;
 use rand::{Rng as _, SeedableRng as _};
 use serde_json::{Value as Json, json};
@@ -229,6 +230,8 @@ struct Client {
 
 /// The driver of one run.
 struct Run {
+    /// The server's database under `PASSERELLE_TEST_STORE=postgres`, dropped after the run.
+    _database: Option<TestDatabase>,
     seed: u64,
     options: SimOptions,
     world: World,
@@ -261,12 +264,29 @@ pub fn run_seed(seed: u64, options: &SimOptions) -> Result<SimOutcome, SimFailur
     }
 }
 
+/// Whether the server's store is PostgreSQL (`PASSERELLE_TEST_STORE=postgres`), each seed in
+/// a fresh database; the replicas keep their in-memory disks.
+pub fn on_postgres() -> bool {
+    std::env::var("PASSERELLE_TEST_STORE").is_ok_and(|store| store == "postgres")
+}
+
 /// The most ticks (simulated milliseconds) a round of passes may take on a healed network.
 const MAX_ROUND_TICKS: usize = 600_000;
 
 impl Run {
     fn new(seed: u64, options: SimOptions) -> Result<Self, String> {
-        let server_storage = Arc::new(CrashStorage::new());
+        let database = on_postgres()
+            .then(|| {
+                TestDatabase::create(&format!("the simulation of seed {seed}"))
+                    .ok_or("PASSERELLE_TEST_STORE=postgres needs PASSERELLE_TEST_POSTGRES")
+            })
+            .transpose()?;
+        let server_storage = Arc::new(match &database {
+            Some(database) => CrashStorage::on(Arc::new(
+                PostgresStorage::connect(database.url()).map_err(|e| e.to_string())?,
+            )),
+            None => CrashStorage::new(),
+        });
         // Users of one organisation, editors all: each may read and write every document.
         let auth = AuthStore::new(Arc::clone(&server_storage) as Arc<dyn Storage>);
         let org: OrgName = "sim".parse().map_err(|e| format!("{e}"))?;
@@ -334,6 +354,7 @@ impl Run {
             outcome: SimOutcome::default(),
         };
         let mut run = Self {
+            _database: database,
             seed,
             options,
             world,

@@ -2,7 +2,7 @@
 //! simulation can crash (losing what was not flushed) or cut the power of mid-write.
 
 use std::collections::BTreeMap;
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use passerelle_store::{Batch, Op, Storage, StorageError, StorageKey};
 
@@ -13,9 +13,15 @@ use passerelle_store::{Batch, Op, Storage, StorageError, StorageKey};
 /// flushed, each whole, as sled replays its log after a crash: the contract of [`Storage`]
 /// ("durable in the order applied") and no more. [`CrashStorage::cut_power`] makes every write
 /// from then on fail, as a disk that went away; the next crash brings it back.
+///
+/// [`CrashStorage::on`] puts it over a real backend (PostgreSQL, for the simulation on
+/// `PASSERELLE_TEST_STORE=postgres`): reads and writes go to the backend, whose writes are
+/// durable when applied (PostgreSQL commits each batch), so a crash loses nothing; a cut
+/// power still makes writes and flushes fail until the next crash.
 #[derive(Debug, Default)]
 pub struct CrashStorage {
     inner: Mutex<Inner>,
+    backend: Option<Arc<dyn Storage>>,
 }
 
 #[derive(Debug, Default)]
@@ -38,6 +44,14 @@ impl CrashStorage {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A store over `backend` (see the type's documentation).
+    pub fn on(backend: Arc<dyn Storage>) -> Self {
+        Self {
+            inner: Mutex::default(),
+            backend: Some(backend),
+        }
     }
 
     fn inner(&self) -> MutexGuard<'_, Inner> {
@@ -93,7 +107,17 @@ impl CrashStorage {
     }
 
     /// Every durable key and value (what a crash with `keep = 0` would leave).
+    ///
+    /// # Panics
+    /// When the backend cannot be read.
     pub fn durable_snapshot(&self) -> BTreeMap<StorageKey, Vec<u8>> {
+        if let Some(backend) = &self.backend {
+            return backend
+                .scan_prefix(&StorageKey::root())
+                .expect("the backend reads")
+                .into_iter()
+                .collect();
+        }
         self.inner().durable.clone()
     }
 }
@@ -117,10 +141,16 @@ fn power_cut() -> StorageError {
 
 impl Storage for CrashStorage {
     fn get(&self, key: &StorageKey) -> Result<Option<Vec<u8>>, StorageError> {
+        if let Some(backend) = &self.backend {
+            return backend.get(key);
+        }
         Ok(self.inner().view.get(key).cloned())
     }
 
     fn scan_prefix(&self, prefix: &StorageKey) -> Result<Vec<(StorageKey, Vec<u8>)>, StorageError> {
+        if let Some(backend) = &self.backend {
+            return backend.scan_prefix(prefix);
+        }
         Ok(self
             .inner()
             .view
@@ -131,6 +161,9 @@ impl Storage for CrashStorage {
     }
 
     fn keys_with_prefix(&self, prefix: &StorageKey) -> Result<Vec<StorageKey>, StorageError> {
+        if let Some(backend) = &self.backend {
+            return backend.keys_with_prefix(prefix);
+        }
         Ok(self
             .inner()
             .view
@@ -153,6 +186,10 @@ impl Storage for CrashStorage {
         if inner.dead {
             return Err(power_cut());
         }
+        if let Some(backend) = &self.backend {
+            // Under the lock, so that a power cut never lands half way through a write.
+            return backend.apply_deferred(batch);
+        }
         apply_to(&mut inner.view, batch.clone());
         inner.pending.push(batch);
         Ok(())
@@ -166,6 +203,9 @@ impl Storage for CrashStorage {
         }
         if inner.dead {
             return Err(power_cut());
+        }
+        if let Some(backend) = &self.backend {
+            return backend.flush();
         }
         if inner.lying {
             return Ok(());
