@@ -232,7 +232,7 @@ impl Peer {
 fn value(doc: &Automerge, key: &str) -> Option<i64> {
     doc.get(automerge::ROOT, key)
         .unwrap()
-        .and_then(|(v, _)| v.to_scalar().and_then(|s| s.to_i64()))
+        .and_then(|(v, _)| v.as_scalar().and_then(|s| s.as_i64()))
 }
 
 async fn changes(base: &str, token: &str, since: Option<&str>, wait: u64) -> ChangesResponse {
@@ -414,17 +414,21 @@ async fn an_instance_killed_mid_sync_loses_nothing_it_acknowledged() {
                     synced = batch_sync(&base, &token, &replica, shared[n], &mut docs[n]).await;
                 }
                 let synced = synced.expect("a surviving instance answers");
-                let heads: Vec<ChangeHash> = synced.documents[0]
-                    .heads
-                    .iter()
-                    .map(|h| h.parse().unwrap())
-                    .collect();
+                let heads = batch::from_wire(&synced.documents[0].heads);
                 acknowledged.push((shared[n], heads));
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
             (base, docs, acknowledged)
         }));
     }
+    // A cursor of the shared feed (A's works on C), to see the new epoch after the death.
+    let old = loop {
+        let cursor = changes(&bases[0], &amina, None, 0).await.cursor;
+        if !changes(&bases[2], &amina, Some(&cursor), 0).await.reset {
+            break cursor;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
     // Mid-run, instance 1 (B) dies.
     tokio::time::sleep(Duration::from_millis(600)).await;
     kill_tx.send(true).unwrap();
@@ -476,7 +480,6 @@ async fn an_instance_killed_mid_sync_loses_nothing_it_acknowledged() {
     }
     // The survivors noticed the dead instance's lease: a new epoch, so a client's old
     // cursor is reset (it compares everything once, missing nothing B stored unlisted).
-    let old = changes(&cluster.base(0), &amina, None, 0).await.cursor;
     let deadline = Instant::now() + Duration::from_secs(15);
     loop {
         if changes(&cluster.base(0), &amina, Some(&old), 0).await.reset {
@@ -559,5 +562,188 @@ async fn access_changes_on_the_database_or_one_instance_apply_on_all() {
             .unwrap()
             .status();
         assert_eq!(fresh, 200, "a token made on the database works on {base}");
+    }
+}
+
+/// User + system CPU time of a process, from `/proc/PID/stat` (Linux), in seconds.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces), counted from its `)`.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |n: usize| fields.get(n).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// The PostgreSQL backends serving the database (the servers' connections).
+async fn backends(url: &str, database: &str) -> Vec<u32> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+        .query(
+            "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            &[&database],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get::<_, i32>(0) as u32)
+        .collect()
+}
+
+/// Workload 1 of docs/BENCHMARKS.md, reshaped for several instances: `clients` WebSocket
+/// clients (spread over the instances) create `documents` small documents between them,
+/// all at once, and each waits until the server's sync messages carry the heads of every
+/// one of its documents (the server sends them only once the changes are durable). Returns
+/// the wall time.
+async fn create_documents(bases: &[String], token: &str, clients: usize, documents: usize) -> Duration {
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for client in 0..clients {
+        let base = bases[client % bases.len()].clone();
+        let token = token.to_owned();
+        let count = documents / clients + usize::from(client < documents % clients);
+        tasks.push(tokio::spawn(async move {
+            let first = DocumentId::random();
+            let mut peer = Peer::connect(&base, &token, &format!("peer-bench-{client}"), first).await;
+            let mut docs: std::collections::HashMap<DocumentId, (Automerge, sync::State)> =
+                std::collections::HashMap::new();
+            for n in 0..count {
+                let id = if n == 0 { first } else { DocumentId::random() };
+                let mut doc = Automerge::new();
+                doc.transact::<_, _, automerge::AutomergeError>(|tx| {
+                    tx.put(automerge::ROOT, "title", format!("document {n}"))?;
+                    tx.put(automerge::ROOT, "n", n as i64)?;
+                    tx.put(automerge::ROOT, "done", false)?;
+                    Ok(())
+                })
+                .unwrap();
+                let mut state = sync::State::new();
+                let message = doc.generate_sync_message(&mut state).unwrap();
+                peer.send(Message::Sync {
+                    sender_id: peer.id.clone(),
+                    target_id: peer.server.clone(),
+                    document_id: id,
+                    data: message.encode(),
+                })
+                .await;
+                docs.insert(id, (doc, state));
+            }
+            let mut acknowledged = 0;
+            while acknowledged < count {
+                let Some(message) = peer.recv(Duration::from_secs(60)).await else {
+                    panic!("the server went quiet with {acknowledged} of {count} acknowledged");
+                };
+                let Message::Sync {
+                    document_id, data, ..
+                } = message
+                else {
+                    continue;
+                };
+                let (doc, state) = docs.get_mut(&document_id).unwrap();
+                let before = state.their_heads.as_deref() == Some(&doc.get_heads()[..]);
+                doc.receive_sync_message(state, sync::Message::decode(&data).unwrap())
+                    .unwrap();
+                if !before && state.their_heads.as_deref() == Some(&doc.get_heads()[..]) {
+                    acknowledged += 1;
+                }
+                if let Some(reply) = doc.generate_sync_message(state) {
+                    peer.send(Message::Sync {
+                        sender_id: peer.id.clone(),
+                        target_id: peer.server.clone(),
+                        document_id,
+                        data: reply.encode(),
+                    })
+                    .await;
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    started.elapsed()
+}
+
+/// Throughput of the reshaped workload 1 on sled, on one instance on PostgreSQL and on three:
+/// medians of `PASSERELLE_BENCH_RUNS` (3) runs, printed with the servers' CPU and that of the
+/// database's backends. Run by hand (docs/BENCHMARKS.md):
+/// `cargo test --release -p passerelle-server --test it cluster::throughput -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement; run by hand"]
+async fn throughput_of_one_and_three_instances() {
+    let runs: usize = std::env::var("PASSERELLE_BENCH_RUNS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(3);
+    let documents = 1_000;
+    let clients = 3;
+    for setup in ["sled, 1 instance", "PostgreSQL, 1 instance", "PostgreSQL, 3 instances"] {
+        let mut walls = Vec::new();
+        let mut server_cpu = Vec::new();
+        let mut database_cpu = Vec::new();
+        for _ in 0..runs {
+            let dir = tempfile::tempdir().unwrap();
+            let (servers, token, db, _keep) = if setup.starts_with("sled") {
+                let data = dir.path().join("sled");
+                let out = common::run(
+                    &["user", "add", "bench", "--org", "bench", "--role", "editor"],
+                    &data,
+                );
+                assert!(out.status.success(), "{}", common::stderr(&out));
+                let token = common::stdout(&out).lines().last().unwrap().trim().to_owned();
+                let server = ServeProcess::start_with(&data, &["--evict-idle-secs", "1"]);
+                (vec![server], token, None, None)
+            } else {
+                let Some(cluster) = Instances::start("throughput", if setup.contains('3') { 3 } else { 1 })
+                else {
+                    return;
+                };
+                let token = cluster.user("bench", "bench", "editor");
+                let Instances { db, dir, servers } = cluster;
+                (servers.into_iter().flatten().collect(), token, Some(db), Some(dir))
+            };
+            let bases: Vec<String> = servers.iter().map(|s| format!("http://{}", s.address)).collect();
+            let pids: Vec<u32> = servers.iter().filter_map(ServeProcess::pid).collect();
+            let backend_pids = match &db {
+                Some(db) => backends(db.url(), db.name()).await,
+                None => Vec::new(),
+            };
+            let cpu = |pids: &[u32]| pids.iter().map(|p| cpu_seconds(*p)).sum::<f64>();
+            let (server_before, database_before) = (cpu(&pids), cpu(&backend_pids));
+            let wall = create_documents(&bases, &token, clients, documents).await;
+            // Deferred work (compaction, feed rows) counts: wait until the servers are quiet.
+            let mut last = cpu(&pids);
+            loop {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                let now = cpu(&pids);
+                if now - last < 0.01 {
+                    break;
+                }
+                last = now;
+            }
+            walls.push(wall.as_secs_f64());
+            server_cpu.push(cpu(&pids) - server_before);
+            database_cpu.push(cpu(&backend_pids) - database_before);
+            drop(servers);
+            drop(db);
+        }
+        let median = |values: &mut Vec<f64>| {
+            values.sort_by(|a, b| a.partial_cmp(b).unwrap());
+            values[values.len() / 2]
+        };
+        let wall = median(&mut walls);
+        eprintln!(
+            "{setup}: {documents} documents by {clients} clients in {wall:.2} s ({:.0} documents/s), \
+             server CPU {:.2} s, database backends' CPU {:.2} s (medians of {runs})",
+            documents as f64 / wall,
+            median(&mut server_cpu),
+            median(&mut database_cpu),
+        );
     }
 }
