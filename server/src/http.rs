@@ -187,6 +187,14 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let address = listener.local_addr()?;
+    if let Some(cluster) = &state.sync.cluster
+        && !cluster.ready(Duration::from_secs(10)).await
+    {
+        tracing::warn!(
+            "the shared changes feed is not loaded yet (is the database reachable?); serving \
+             anyway: cursors get `reset` until it is"
+        );
+    }
     tracing::info!("listening on {address}");
     let sync = state.sync.clone();
     let storage = Arc::clone(state.storage());

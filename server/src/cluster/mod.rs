@@ -85,6 +85,10 @@ pub struct Cluster {
     instance: String,
     feed: Arc<ChangeFeed>,
     stop: watch::Sender<bool>,
+    /// The listener task, which removes this instance's lease when stopped.
+    listener: std::sync::Mutex<Option<tokio::task::JoinHandle<()>>>,
+    /// Becomes `true` once the listener has loaded the shared feed.
+    ready: watch::Receiver<bool>,
 }
 
 impl Cluster {
@@ -96,13 +100,20 @@ impl Cluster {
         let (entries, queue) = mpsc::unbounded_channel();
         feed.share(entries);
         let (stop, stopped) = watch::channel(false);
+        let (ready_sender, ready) = watch::channel(false);
         tokio::spawn(publish_loop(url.clone(), queue, instance.clone()));
-        tokio::spawn(listen_loop(
-            url.clone(),
-            Arc::clone(&feed),
-            hub,
-            docs,
-            instance.clone(),
+        let listener = tokio::spawn(listen_loop(
+            Listener {
+                url: url.clone(),
+                feed: Arc::clone(&feed),
+                hub,
+                docs,
+                instance: instance.clone(),
+                epoch: None,
+                last: 0,
+                ticks: 0,
+                ready: ready_sender,
+            },
             stopped,
         ));
         tracing::info!(%instance, "sharing the changes feed with the other instances on the database");
@@ -111,7 +122,20 @@ impl Cluster {
             instance,
             feed,
             stop,
+            listener: std::sync::Mutex::new(Some(listener)),
+            ready,
         }
+    }
+
+    /// Waits (at most `within`) until the listener has loaded the shared feed, so that the
+    /// first requests see the cursors of the other instances (before, every cursor gets
+    /// `reset`). `false` if it had not by then (the database is unreachable: it goes on
+    /// trying in the background).
+    pub(crate) async fn ready(&self, within: Duration) -> bool {
+        let mut ready = self.ready.clone();
+        tokio::time::timeout(within, ready.wait_for(|ready| *ready))
+            .await
+            .is_ok_and(|r| r.is_ok())
     }
 
     /// This instance's id (its lease, and the origin of its feed rows).
@@ -137,6 +161,18 @@ impl Cluster {
             return;
         }
         let _ = self.stop.send(true);
+        let listener = self
+            .listener
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(listener) = listener
+            && tokio::time::timeout(within, listener).await.is_ok()
+        {
+            return;
+        }
+        // The listener did not end in time (it may have no connection): remove the lease
+        // from here; the others may meanwhile take this instance for crashed (one reset).
         let removed = async {
             let client = connect(&self.url).await?;
             client
@@ -410,37 +446,22 @@ struct Listener {
     /// The newest row applied.
     last: u64,
     ticks: u64,
+    /// Set once the feed is loaded (see [`Cluster::ready`]).
+    ready: watch::Sender<bool>,
 }
 
 /// Applies the shared feed's rows to this instance, renews its lease and sweeps dead ones,
 /// reconnecting with backoff whenever the connection is lost, until `stop`.
-async fn listen_loop(
-    url: String,
-    feed: Arc<ChangeFeed>,
-    hub: Hub,
-    docs: Arc<DocStore>,
-    instance: String,
-    mut stop: watch::Receiver<bool>,
-) {
-    let mut listener = Listener {
-        url,
-        feed,
-        hub,
-        docs,
-        instance,
-        epoch: None,
-        last: 0,
-        ticks: 0,
-    };
+async fn listen_loop(mut listener: Listener, mut stop: watch::Receiver<bool>) {
     let mut backoff = Backoff::new();
     loop {
         if *stop.borrow() {
             return;
         }
-        let outcome = tokio::select! {
-            outcome = listener.connected(&mut backoff) => outcome,
-            _ = stop.changed() => return,
-        };
+        let outcome = listener.connected(&mut backoff, &mut stop).await;
+        if *stop.borrow() {
+            return;
+        }
         if let Err(error) = outcome {
             tracing::warn!("the cluster's listener lost the database (reconnecting): {error}");
         }
@@ -453,16 +474,43 @@ async fn listen_loop(
 
 impl Listener {
     /// One connection's life: set up, catch up, then follow notifications and ticks.
-    async fn connected(&mut self, backoff: &mut Backoff) -> Result<(), tokio_postgres::Error> {
+    /// Ends when `stop` is set, after removing this instance's lease on the connection that
+    /// holds its instance lock (releasing the lock first would look like a crash).
+    async fn connected(
+        &mut self,
+        backoff: &mut Backoff,
+        stop: &mut watch::Receiver<bool>,
+    ) -> Result<(), tokio_postgres::Error> {
         let (mut client, mut notices) = connect_listening(&self.url).await?;
         ensure_schema(&mut client).await?;
+        // Alive for as long as this connection holds its instance lock (see `heartbeat`).
+        client
+            .execute(
+                "SELECT pg_advisory_lock($1)",
+                &[&instance_lock(&self.instance)],
+            )
+            .await?;
+        self.check_epoch(&client).await?;
+        // Before serving: an instance that died (this one's predecessor after a crash)
+        // starts a new epoch now, not a lease's time later.
+        self.heartbeat(&client).await?;
         self.check_epoch(&client).await?;
         self.catch_up(&client).await?;
+        self.ready.send_replace(true);
         backoff.reset();
         let mut tick = tokio::time::interval(TICK);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
+                _ = stop.changed() => {
+                    client
+                        .execute(
+                            "DELETE FROM passerelle_instances WHERE id = $1",
+                            &[&self.instance],
+                        )
+                        .await?;
+                    return Ok(());
+                }
                 notice = notices.recv() => {
                     if notice.is_none() {
                         // The connection is gone; its error was logged by its task.
@@ -581,8 +629,13 @@ impl Listener {
         }
     }
 
-    /// Renews this instance's lease; sweeps leases not renewed for [`LEASE`] and, if any was,
-    /// draws a new epoch (that instance may have stored changes it never published).
+    /// Renews this instance's lease; sweeps the leases of dead instances and, if there was
+    /// any, draws a new epoch (that instance may have stored changes it never published).
+    ///
+    /// An instance is dead when the instance lock its listening connection holds is free
+    /// (PostgreSQL releases it as soon as the connection is gone: a killed process's socket
+    /// closes at once), or when its lease was not renewed for [`LEASE`] (a connection
+    /// PostgreSQL has not yet seen die).
     async fn heartbeat(&mut self, client: &Client) -> Result<(), tokio_postgres::Error> {
         client
             .execute(
@@ -591,13 +644,43 @@ impl Listener {
                 &[&self.instance],
             )
             .await?;
-        let dead = client
+        let mut dead = client
             .query(
                 "DELETE FROM passerelle_instances
                  WHERE seen < now() - make_interval(secs => $1) RETURNING id",
                 &[&LEASE.as_secs_f64()],
             )
             .await?;
+        let others = client
+            .query(
+                "SELECT id FROM passerelle_instances WHERE id <> $1",
+                &[&self.instance],
+            )
+            .await?;
+        for other in others {
+            let id: String = other.get(0);
+            let key = instance_lock(&id);
+            let free: bool = client
+                .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
+                .await?
+                .get(0);
+            if !free {
+                continue;
+            }
+            client
+                .execute("SELECT pg_advisory_unlock($1)", &[&key])
+                .await?;
+            // Unless it ended gracefully meanwhile (its lease gone), or another instance
+            // swept it first.
+            dead.extend(
+                client
+                    .query(
+                        "DELETE FROM passerelle_instances WHERE id = $1 RETURNING id",
+                        &[&id],
+                    )
+                    .await?,
+            );
+        }
         if !dead.is_empty() {
             let ids: Vec<String> = dead.iter().map(|row| row.get(0)).collect();
             tracing::warn!(
@@ -617,6 +700,13 @@ impl Listener {
         }
         Ok(())
     }
+}
+
+/// The advisory lock (session-level) an instance's listening connection holds while it lives.
+fn instance_lock(instance: &str) -> i64 {
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(format!("passerelle/instance/{instance}"));
+    i64::from_be_bytes(digest[..8].try_into().expect("8 bytes"))
 }
 
 /// Reconnection pauses: 100 ms doubling to 5 s, with jitter.
