@@ -116,8 +116,7 @@ fn hold_locks(config: &postgres::Config, host: &str, jobs: &mpsc::Receiver<LockJ
             }
             LockJob::Unlock(key) => {
                 if let Some(connected) = client.as_mut()
-                    && let Err(error) =
-                        connected.execute("SELECT pg_advisory_unlock($1)", &[&key])
+                    && let Err(error) = connected.execute("SELECT pg_advisory_unlock($1)", &[&key])
                 {
                     tracing::warn!("could not release a PostgreSQL advisory lock: {error}");
                     client = None;

@@ -168,7 +168,9 @@ impl StorageLock {
 
 impl std::fmt::Debug for StorageLock {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_tuple("StorageLock").field(&self.0.is_some()).finish()
+        f.debug_tuple("StorageLock")
+            .field(&self.0.is_some())
+            .finish()
     }
 }
 

@@ -289,11 +289,7 @@ fn random_epoch() -> i64 {
 
 /// Publishes what the feed sends, in batches, retrying (with backoff, on a new connection)
 /// until the database takes it: an entry is never dropped while the process lives.
-async fn publish_loop(
-    url: String,
-    mut queue: mpsc::UnboundedReceiver<ToShared>,
-    instance: String,
-) {
+async fn publish_loop(url: String, mut queue: mpsc::UnboundedReceiver<ToShared>, instance: String) {
     let mut client: Option<Client> = None;
     let mut backoff = Backoff::new();
     while let Some(first) = queue.recv().await {
@@ -315,7 +311,9 @@ async fn publish_loop(
                 match connect(&url).await {
                     Ok(connected) => client = Some(connected),
                     Err(error) => {
-                        tracing::warn!("the cluster's publisher cannot reach the database: {error}");
+                        tracing::warn!(
+                            "the cluster's publisher cannot reach the database: {error}"
+                        );
                         backoff.wait().await;
                         continue;
                     }
@@ -330,7 +328,9 @@ async fn publish_loop(
                     break;
                 }
                 Err(error) => {
-                    tracing::warn!("could not write to the shared changes feed (retrying): {error}");
+                    tracing::warn!(
+                        "could not write to the shared changes feed (retrying): {error}"
+                    );
                     client = None;
                     backoff.wait().await;
                 }
@@ -411,7 +411,7 @@ fn parse_row(row: &tokio_postgres::Row) -> Result<Row, String> {
     let origin: String = row.try_get(4).map_err(|e| e.to_string())?;
     let document = <[u8; 16]>::try_from(document.as_slice())
         .map_err(|_| format!("row {seq}: a document id has 16 bytes"))?;
-    if heads.len() % 32 != 0 || heads.len() / 32 > MAX_HEADS {
+    if !heads.len().is_multiple_of(32) || heads.len() / 32 > MAX_HEADS {
         return Err(format!("row {seq}: malformed heads"));
     }
     let erased = match erased {

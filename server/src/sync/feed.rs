@@ -211,7 +211,10 @@ impl ChangeFeed {
     /// The latest heads the feed lists for the document.
     pub(crate) fn latest_heads(&self, document_id: &DocumentId) -> Option<Vec<ChangeHash>> {
         let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        entries.latest.get(document_id).map(|(_, heads)| heads.clone())
+        entries
+            .latest
+            .get(document_id)
+            .map(|(_, heads)| heads.clone())
     }
 
     /// Records that `document_id` now durably has `heads`.
@@ -601,7 +604,10 @@ mod tests {
         assert_eq!(now.to_string(), "abc-45");
         assert_eq!(
             changes,
-            vec![(a, vec![ChangeHash([1; 32])]), (b, vec![ChangeHash([2; 32])])]
+            vec![
+                (a, vec![ChangeHash([1; 32])]),
+                (b, vec![ChangeHash([2; 32])])
+            ]
         );
         // Re-storing what the feed lists is no news (no echo between instances)...
         feed.publish(b, vec![ChangeHash([2; 32])]);
@@ -618,7 +624,10 @@ mod tests {
         assert_eq!(feed.cursor().to_string(), "def-45");
         let storage = passerelle_store::MemoryStorage::new();
         feed.save(&storage).unwrap();
-        assert!(storage.get(&saved_key().unwrap()).unwrap().is_none(), "never saved");
+        assert!(
+            storage.get(&saved_key().unwrap()).unwrap().is_none(),
+            "never saved"
+        );
     }
 
     #[test]

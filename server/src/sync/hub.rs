@@ -208,7 +208,12 @@ impl Hub {
         let writer = if config.inline_storage {
             Writer::inline(Arc::clone(&docs), auth, Arc::clone(&metrics))
         } else {
-            Writer::start(Arc::clone(&docs), auth, Arc::clone(&metrics), commands.clone())
+            Writer::start(
+                Arc::clone(&docs),
+                auth,
+                Arc::clone(&metrics),
+                commands.clone(),
+            )
         };
         let task = HubTask {
             engine: Engine::new(engine_config),
@@ -667,13 +672,16 @@ impl HubTask {
     }
 }
 
+/// A stored document's heads, and changes it holds (concatenated).
+type StoredChanges = (Vec<ChangeHash>, Vec<u8>);
+
 /// The stored document's heads and the changes it holds beyond `loaded` (an in-memory copy's
-/// heads), concatenated; `None` when it holds nothing more.
+/// heads); `None` when it holds nothing more.
 fn changes_lacking(
     docs: &DocStore,
     document_id: &DocumentId,
     loaded: &[ChangeHash],
-) -> Result<Option<(Vec<ChangeHash>, Vec<u8>)>, String> {
+) -> Result<Option<StoredChanges>, String> {
     let Some(bytes) = docs.load(document_id).map_err(|e| e.to_string())? else {
         return Ok(None);
     };

@@ -301,8 +301,7 @@ fn has_all(doc: &Automerge, heads: &[ChangeHash]) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_change_through_one_instance_reaches_clients_of_the_others_and_cursors_travel() {
-    let Some(cluster) = Instances::start("a_change_through_one_instance_reaches_clients", 3)
-    else {
+    let Some(cluster) = Instances::start("a_change_through_one_instance_reaches_clients", 3) else {
         return;
     };
     let amina = cluster.user("amina", "ville-de-lille", "editor");
@@ -321,7 +320,11 @@ async fn a_change_through_one_instance_reaches_clients_of_the_others_and_cursors
         let synced = peer
             .follow_until(Duration::from_secs(10), |d| value(d, "visits") == Some(1))
             .await;
-        assert!(synced, "a client of another instance reads it; logs:\n{}", cluster.logs());
+        assert!(
+            synced,
+            "a client of another instance reads it; logs:\n{}",
+            cluster.logs()
+        );
     }
     // Past the eviction delay: C no longer holds the document in memory.
     tokio::time::sleep(Duration::from_millis(2_500)).await;
@@ -333,7 +336,11 @@ async fn a_change_through_one_instance_reaches_clients_of_the_others_and_cursors
         .follow_until(Duration::from_secs(10), |d| value(d, "visits") == Some(2))
         .await;
     let delay = started.elapsed();
-    assert!(reached, "the change never reached C; logs:\n{}", cluster.logs());
+    assert!(
+        reached,
+        "the change never reached C; logs:\n{}",
+        cluster.logs()
+    );
     eprintln!("a change through A reached a WebSocket client of C in {delay:?}");
     assert!(
         on_b.follow_until(Duration::from_secs(10), |d| value(d, "visits") == Some(2))
@@ -371,7 +378,10 @@ async fn a_change_through_one_instance_reaches_clients_of_the_others_and_cursors
             assert!(has_all(&stored, &heads));
             break;
         }
-        assert!(Instant::now() < deadline, "B's feed never listed it: {listed:?}");
+        assert!(
+            Instant::now() < deadline,
+            "B's feed never listed it: {listed:?}"
+        );
     }
     // And the newest cursor of any instance is a cursor of all.
     let newest_c = changes(&c, &amina, Some(&cursor_a), 0).await.cursor;
@@ -534,7 +544,11 @@ async fn access_changes_on_the_database_or_one_instance_apply_on_all() {
         batch_sync(base, &youssef, "peer-youssef", document_id, &mut copy)
             .await
             .unwrap();
-        assert_eq!(copy.get_heads(), doc.get_heads(), "shared, read through {base}");
+        assert_eq!(
+            copy.get_heads(),
+            doc.get_heads(),
+            "shared, read through {base}"
+        );
     }
     // A token revoked by an admin command on the database is refused by every instance.
     let fresh_token = cluster
@@ -573,7 +587,12 @@ fn cpu_seconds(pid: u32) -> f64 {
         .rsplit_once(')')
         .map(|(_, rest)| rest.split_whitespace().collect())
         .unwrap_or_default();
-    let ticks = |n: usize| fields.get(n).and_then(|f| f.parse::<f64>().ok()).unwrap_or(0.0);
+    let ticks = |n: usize| {
+        fields
+            .get(n)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
     // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
     (ticks(11) + ticks(12)) / 100.0
 }
@@ -601,7 +620,12 @@ async fn backends(url: &str, database: &str) -> Vec<u32> {
 /// all at once, and each waits until the server's sync messages carry the heads of every
 /// one of its documents (the server sends them only once the changes are durable). Returns
 /// the wall time.
-async fn create_documents(bases: &[String], token: &str, clients: usize, documents: usize) -> Duration {
+async fn create_documents(
+    bases: &[String],
+    token: &str,
+    clients: usize,
+    documents: usize,
+) -> Duration {
     let started = Instant::now();
     let mut tasks = Vec::new();
     for client in 0..clients {
@@ -610,7 +634,8 @@ async fn create_documents(bases: &[String], token: &str, clients: usize, documen
         let count = documents / clients + usize::from(client < documents % clients);
         tasks.push(tokio::spawn(async move {
             let first = DocumentId::random();
-            let mut peer = Peer::connect(&base, &token, &format!("peer-bench-{client}"), first).await;
+            let mut peer =
+                Peer::connect(&base, &token, &format!("peer-bench-{client}"), first).await;
             let mut docs: std::collections::HashMap<DocumentId, (Automerge, sync::State)> =
                 std::collections::HashMap::new();
             for n in 0..count {
@@ -683,7 +708,11 @@ async fn throughput_of_one_and_three_instances() {
         .unwrap_or(3);
     let documents = 1_000;
     let clients = 3;
-    for setup in ["sled, 1 instance", "PostgreSQL, 1 instance", "PostgreSQL, 3 instances"] {
+    for setup in [
+        "sled, 1 instance",
+        "PostgreSQL, 1 instance",
+        "PostgreSQL, 3 instances",
+    ] {
         let mut walls = Vec::new();
         let mut server_cpu = Vec::new();
         let mut database_cpu = Vec::new();
@@ -696,19 +725,33 @@ async fn throughput_of_one_and_three_instances() {
                     &data,
                 );
                 assert!(out.status.success(), "{}", common::stderr(&out));
-                let token = common::stdout(&out).lines().last().unwrap().trim().to_owned();
+                let token = common::stdout(&out)
+                    .lines()
+                    .last()
+                    .unwrap()
+                    .trim()
+                    .to_owned();
                 let server = ServeProcess::start_with(&data, &["--evict-idle-secs", "1"]);
                 (vec![server], token, None, None)
             } else {
-                let Some(cluster) = Instances::start("throughput", if setup.contains('3') { 3 } else { 1 })
+                let Some(cluster) =
+                    Instances::start("throughput", if setup.contains('3') { 3 } else { 1 })
                 else {
                     return;
                 };
                 let token = cluster.user("bench", "bench", "editor");
                 let Instances { db, dir, servers } = cluster;
-                (servers.into_iter().flatten().collect(), token, Some(db), Some(dir))
+                (
+                    servers.into_iter().flatten().collect(),
+                    token,
+                    Some(db),
+                    Some(dir),
+                )
             };
-            let bases: Vec<String> = servers.iter().map(|s| format!("http://{}", s.address)).collect();
+            let bases: Vec<String> = servers
+                .iter()
+                .map(|s| format!("http://{}", s.address))
+                .collect();
             let pids: Vec<u32> = servers.iter().filter_map(ServeProcess::pid).collect();
             let backend_pids = match &db {
                 Some(db) => backends(db.url(), db.name()).await,

@@ -16,7 +16,10 @@ fn a_lock_held_by_one_process_is_refused_to_another_until_released() {
     };
     let (one, other) = (db.storage(), db.storage());
     let held = one.try_lock(b"document/x").unwrap().expect("free at first");
-    assert!(other.try_lock(b"document/x").unwrap().is_none(), "held elsewhere");
+    assert!(
+        other.try_lock(b"document/x").unwrap().is_none(),
+        "held elsewhere"
+    );
     let unrelated = other.try_lock(b"document/y").unwrap();
     assert!(unrelated.is_some(), "another name is another lock");
     drop(held);
