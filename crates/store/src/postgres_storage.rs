@@ -289,6 +289,10 @@ fn create_schema(client: &mut Client, host: &str) -> Result<(), StorageError> {
     transaction
         .execute("SELECT pg_advisory_xact_lock($1)", &[&SCHEMA_LOCK_KEY])
         .map_err(|e| db_error(host, e))?;
+    // Without this, every connection would log PostgreSQL's notice that the tables exist.
+    transaction
+        .batch_execute("SET LOCAL client_min_messages = warning")
+        .map_err(|e| db_error(host, e))?;
     transaction
         .batch_execute(
             "CREATE TABLE IF NOT EXISTS passerelle_kv (key bytea PRIMARY KEY, value bytea NOT NULL);

@@ -282,9 +282,9 @@ impl Run {
             })
             .transpose()?;
         let server_storage = Arc::new(match &database {
-            Some(database) => CrashStorage::on(Arc::new(
+            Some(database) => CrashStorage::on(
                 PostgresStorage::connect(database.url()).map_err(|e| e.to_string())?,
-            )),
+            ),
             None => CrashStorage::new(),
         });
         // Users of one organisation, editors all: each may read and write every document.

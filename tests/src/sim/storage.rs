@@ -2,9 +2,9 @@
 //! simulation can crash (losing what was not flushed) or cut the power of mid-write.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Mutex, MutexGuard};
 
-use passerelle_store::{Batch, Op, Storage, StorageError, StorageKey};
+use passerelle_store::{Batch, Op, PostgresStorage, Storage, StorageError, StorageKey};
 
 /// An in-memory store with a disk's failure modes.
 ///
@@ -21,7 +21,7 @@ use passerelle_store::{Batch, Op, Storage, StorageError, StorageKey};
 #[derive(Debug, Default)]
 pub struct CrashStorage {
     inner: Mutex<Inner>,
-    backend: Option<Arc<dyn Storage>>,
+    backend: Option<PostgresStorage>,
 }
 
 #[derive(Debug, Default)]
@@ -47,7 +47,7 @@ impl CrashStorage {
     }
 
     /// A store over `backend` (see the type's documentation).
-    pub fn on(backend: Arc<dyn Storage>) -> Self {
+    pub fn on(backend: PostgresStorage) -> Self {
         Self {
             inner: Mutex::default(),
             backend: Some(backend),
