@@ -597,6 +597,23 @@ fn cpu_seconds(pid: u32) -> f64 {
     (ticks(11) + ticks(12)) / 100.0
 }
 
+/// The transactions committed in the database so far (`pg_stat_database`, which the
+/// statistics collector updates within a second or so).
+async fn commits(url: &str, database: &str) -> i64 {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+        .query_one(
+            "SELECT xact_commit FROM pg_stat_database WHERE datname = $1",
+            &[&database],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
 /// The PostgreSQL backends serving the database (the servers' connections).
 async fn backends(url: &str, database: &str) -> Vec<u32> {
     let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
@@ -716,6 +733,7 @@ async fn throughput_of_one_and_three_instances() {
         let mut walls = Vec::new();
         let mut server_cpu = Vec::new();
         let mut database_cpu = Vec::new();
+        let mut commit_counts = Vec::new();
         for _ in 0..runs {
             let dir = tempfile::tempdir().unwrap();
             let (servers, token, db, _keep) = if setup.starts_with("sled") {
@@ -759,6 +777,10 @@ async fn throughput_of_one_and_three_instances() {
             };
             let cpu = |pids: &[u32]| pids.iter().map(|p| cpu_seconds(*p)).sum::<f64>();
             let (server_before, database_before) = (cpu(&pids), cpu(&backend_pids));
+            let commits_before = match &db {
+                Some(db) => commits(db.url(), db.name()).await,
+                None => 0,
+            };
             let wall = create_documents(&bases, &token, clients, documents).await;
             // Deferred work (compaction, feed rows) counts: wait until the servers are quiet.
             let mut last = cpu(&pids);
@@ -773,6 +795,11 @@ async fn throughput_of_one_and_three_instances() {
             walls.push(wall.as_secs_f64());
             server_cpu.push(cpu(&pids) - server_before);
             database_cpu.push(cpu(&backend_pids) - database_before);
+            if let Some(db) = &db {
+                // Let the statistics catch up.
+                tokio::time::sleep(Duration::from_millis(1_500)).await;
+                commit_counts.push((commits(db.url(), db.name()).await - commits_before) as f64);
+            }
             drop(servers);
             drop(db);
         }
@@ -781,9 +808,14 @@ async fn throughput_of_one_and_three_instances() {
             values[values.len() / 2]
         };
         let wall = median(&mut walls);
+        let committed = if commit_counts.is_empty() {
+            String::new()
+        } else {
+            format!(", {:.0} transactions committed", median(&mut commit_counts))
+        };
         eprintln!(
             "{setup}: {documents} documents by {clients} clients in {wall:.2} s ({:.0} documents/s), \
-             server CPU {:.2} s, database backends' CPU {:.2} s (medians of {runs})",
+             server CPU {:.2} s, database backends' CPU {:.2} s{committed} (medians of {runs})",
             documents as f64 / wall,
             median(&mut server_cpu),
             median(&mut database_cpu),
