@@ -579,6 +579,76 @@ async fn access_changes_on_the_database_or_one_instance_apply_on_all() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_erasure_through_one_instance_is_told_and_kept_by_all() {
+    let Some(cluster) = Instances::start("an_erasure_through_one_instance", 3) else {
+        return;
+    };
+    let amina = cluster.user("amina", "ville-de-lille", "admin");
+    let bases: Vec<String> = (0..3).map(|n| cluster.base(n)).collect();
+    let document_id = DocumentId::random();
+    let mut doc = Automerge::new();
+    doc.transact::<_, _, automerge::AutomergeError>(|tx| {
+        tx.put(automerge::ROOT, "name", "Karim Benali")?;
+        Ok(())
+    })
+    .unwrap();
+    batch_sync(&bases[0], &amina, "peer-amina", document_id, &mut doc)
+        .await
+        .expect("created");
+    // C holds it in memory for a client (WebSocket), B's feed has a cursor from before.
+    let mut on_c = Peer::connect(&bases[2], &amina, "peer-c", document_id).await;
+    on_c.offer().await;
+    assert!(
+        on_c.follow_until(Duration::from_secs(10), |d| d.get_heads()
+            == doc.get_heads())
+            .await
+    );
+    let cursor = changes(&bases[1], &amina, None, 0).await.cursor;
+
+    let erased = reqwest::Client::new()
+        .delete(format!("{}/v1/docs/{document_id}", bases[0]))
+        .bearer_auth(&amina)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(erased.status(), 200, "{}", erased.text().await.unwrap());
+
+    // B's feed tells of the erasure (a client there deletes its copy)...
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let listed = changes(&bases[1], &amina, Some(&cursor), 5).await;
+        assert!(!listed.reset);
+        if listed
+            .documents
+            .iter()
+            .any(|d| d.id == document_id.to_string() && d.deleted)
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "B never listed the erasure");
+    }
+    // ...nothing of it is left in the database, and no instance takes it back, C included
+    // (which held it in memory), from a replica that still has it.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let storage: std::sync::Arc<dyn passerelle_store::Storage> =
+        std::sync::Arc::new(cluster.db.storage());
+    let docs = passerelle_store::DocStore::new(storage);
+    assert!(docs.load(&document_id).unwrap().is_none());
+    for base in &bases {
+        let mut copy = doc.clone();
+        let reply = batch_sync(base, &amina, "peer-laptop", document_id, &mut copy)
+            .await
+            .unwrap();
+        assert_eq!(
+            reply.documents[0].status,
+            batch::ReplyStatus::Unavailable,
+            "{base} took an erased document back"
+        );
+    }
+    assert!(docs.load(&document_id).unwrap().is_none());
+}
+
 /// User + system CPU time of a process, from `/proc/PID/stat` (Linux), in seconds.
 fn cpu_seconds(pid: u32) -> f64 {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
