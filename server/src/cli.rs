@@ -468,7 +468,7 @@ const SERVER_SLED_CACHE_BYTES: u64 = 4 * 1024 * 1024;
 /// `serve`: holds the store, publishes `server.json`, serves until a signal, cleans up.
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let dir = args.data.data;
-    let config = args.limits.config()?;
+    let mut config = args.limits.config()?;
     // Documents are cached by the engine (within its budget); sled's own page cache only
     // needs to hold the hot index pages, and every MiB of it is resident memory.
     let options = SledOptions::default().cache_capacity(args.limits.store_cache_bytes());
@@ -490,6 +490,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             .with_context(|| format!("could not create the data directory {}", dir.display()))?;
     }
     tracing::info!("storage: {}", backend.shown(&dir));
+    if let StoreBackend::Postgres { url } = backend {
+        // Other instances may serve the same database: share the changes feed with them.
+        config.hub.cluster_url = Some(url.clone());
+    }
     let listener = TcpListener::bind(&args.listen)
         .await
         .with_context(|| format!("could not listen on {}", args.listen))?;

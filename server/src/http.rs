@@ -190,6 +190,14 @@ pub async fn run(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
     let address = listener.local_addr()?;
+    if let Some(cluster) = &state.sync.cluster
+        && !cluster.ready(Duration::from_secs(10)).await
+    {
+        tracing::warn!(
+            "the shared changes feed is not loaded yet (is the database reachable?); serving \
+             anyway: cursors get `reset` until it is"
+        );
+    }
     tracing::info!("listening on {address}");
     let sync = state.sync.clone();
     let storage = Arc::clone(state.storage());
@@ -204,6 +212,10 @@ pub async fn run(
     crate::listen::serve(listener, app(state), header_timeout, shutdown).await;
     // Everything acknowledged is already flushed; wait for writes still in progress.
     sync.hub.drain().await;
+    if let Some(cluster) = &sync.cluster {
+        // The shared feed lives in the database: publish what is left, leave the cluster.
+        cluster.shutdown(Duration::from_secs(10)).await;
+    }
     // Keep the changes feed for the next start, so that clients keep their cursors.
     let feed = Arc::clone(&sync.feed);
     match sync.blocking(move || feed.save(storage.as_ref())).await {

@@ -41,6 +41,9 @@
 //!   with a token, then a session cookie).
 //! - [`federation`]: peers (`DATA/peers.json`), and one link task per peer that replicates
 //!   with another passerelle server over its batch sync and changes feed.
+//! - [`cluster`]: several instances on one PostgreSQL database: the changes feed shared
+//!   through a table and LISTEN/NOTIFY, other instances' changes relayed to this one's
+//!   clients, leases that tell a crashed instance.
 //! - `main.rs` and `cli.rs` (the binary): the command line, tracing setup, and `serve`.
 
 pub mod admin;
@@ -49,6 +52,7 @@ pub mod backend;
 pub mod backup;
 pub mod body_deadline;
 pub mod check;
+pub mod cluster;
 mod docs_http;
 mod error;
 pub mod federation;

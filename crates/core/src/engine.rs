@@ -121,6 +121,8 @@ enum Queued {
         may_write: bool,
     },
     Delta(DeltaRequest),
+    /// Offer the document to its subscribers once loaded ([`Engine::wake_subscribers`]).
+    Wake,
 }
 
 #[derive(Debug)]
@@ -315,6 +317,59 @@ impl Engine {
         }
     }
 
+    /// Whether the document is being loaded from storage.
+    pub fn is_loading(&self, document_id: &DocumentId) -> bool {
+        matches!(self.docs.get(document_id), Some(DocSlot::Loading { .. }))
+    }
+
+    /// Whether a connected peer asked about the document (it hears of the document's changes
+    /// even while the document is not in memory).
+    pub fn has_subscribers(&self, document_id: &DocumentId) -> bool {
+        self.subscribers.contains_key(document_id)
+    }
+
+    /// The documents that connected peers asked about, in memory or not.
+    pub fn subscribed_documents(&self) -> impl Iterator<Item = DocumentId> + '_ {
+        self.subscribers.keys().copied()
+    }
+
+    /// Another process sharing the storage stored changes of this document (several server
+    /// instances on one database). The peers that asked about it must hear of them: if the
+    /// document is not in memory, it is loaded (with those changes) and offered to each of
+    /// them from a fresh sync state, as [`Engine`] does for a change made here. A document in
+    /// memory lacks the changes: the runtime reads them from storage and hands them over as a
+    /// [`DeltaRequest`], which applies and relays them like any peer's. Nothing happens for a
+    /// document no peer asked about.
+    pub fn wake_subscribers(&mut self, now: Millis, document_id: DocumentId) -> Vec<Effect> {
+        self.now = self.now.max(now);
+        if self.subscribers.contains_key(&document_id) {
+            match self.docs.get_mut(&document_id) {
+                Some(DocSlot::Loading { queued, .. }) => queued.push(Queued::Wake),
+                Some(DocSlot::Ready(state)) if state.poisoned => state.queued.push(Queued::Wake),
+                Some(DocSlot::Ready(_)) => self.offer_to_subscribers(document_id),
+                Some(DocSlot::Failed { .. }) => {}
+                None => self.start_load(document_id, vec![Queued::Wake]),
+            }
+        }
+        std::mem::take(&mut self.effects)
+    }
+
+    /// Syncs the document with every peer that asked about it, from a fresh sync state for
+    /// those that have none.
+    fn offer_to_subscribers(&mut self, document_id: DocumentId) {
+        let (now, retry) = (self.now, self.config.retry_after_ms);
+        let Some(DocSlot::Ready(state)) = self.docs.get_mut(&document_id) else {
+            return;
+        };
+        for peer in self.subscribers.get(&document_id).into_iter().flatten() {
+            state
+                .peers
+                .entry(peer.clone())
+                .or_insert_with(|| PeerDoc::new(now, retry));
+        }
+        self.flush_document(document_id);
+    }
+
     /// The documents currently in memory.
     pub fn loaded_documents(&self) -> impl Iterator<Item = DocumentId> + '_ {
         self.docs.iter().filter_map(|(id, slot)| match slot {
@@ -341,7 +396,7 @@ impl Engine {
         };
         requests.extend(queued.into_iter().filter_map(|queued| match queued {
             Queued::Delta(delta) => Some(delta.request),
-            Queued::Received { .. } => None,
+            Queued::Received { .. } | Queued::Wake => None,
         }));
         for request in requests {
             self.effects.push(Effect::DeltaReply {
@@ -1144,6 +1199,7 @@ impl Engine {
                             document_id,
                             outcome: DeltaOutcome::Failed(UNREADABLE.to_owned()),
                         }),
+                        Queued::Wake => {}
                     }
                 }
                 return;
@@ -1168,6 +1224,7 @@ impl Engine {
                     may_write,
                 } => self.received(from, message, may_write),
                 Queued::Delta(delta) => self.delta(delta),
+                Queued::Wake => self.offer_to_subscribers(document_id),
             }
         }
     }

@@ -232,6 +232,10 @@ impl DocStore {
         let Some(_running) = CompactionGuard::start(&self.compacting, *doc) else {
             return Ok(Compaction::AlreadyRunning);
         };
+        // Other processes on shared storage (several server instances on one database).
+        let Some(_across_processes) = self.storage.try_lock(&document_lock_name(doc))? else {
+            return Ok(Compaction::AlreadyRunning);
+        };
         let chunks = {
             let _shared = self.shared(doc);
             self.read_chunks(doc)?
@@ -318,6 +322,12 @@ impl DocStore {
         doc: &DocumentId,
         also: Batch,
     ) -> Result<usize, StorageError> {
+        // A compaction in another process must not write its snapshot after this erasure.
+        let _across_processes = crate::lock_waiting(
+            self.storage.as_ref(),
+            &document_lock_name(doc),
+            ERASURE_LOCK_WAIT,
+        )?;
         let _exclusive = self.exclusive(doc);
         let keys = self.storage.keys_with_prefix(&document_prefix(doc))?;
         let count = keys.len();
@@ -506,6 +516,18 @@ impl Drop for CompactionGuard<'_> {
             .remove(&self.doc);
     }
 }
+
+/// The name of the lock ([`Storage::try_lock`]) that compaction and erasure of a document
+/// take, so that no two processes sharing the storage compact it at once, and a compaction
+/// never writes its snapshot after another process erased the document.
+fn document_lock_name(doc: &DocumentId) -> Vec<u8> {
+    let mut name = b"document/".to_vec();
+    name.extend_from_slice(doc.as_bytes());
+    name
+}
+
+/// How long an erasure waits for another process's compaction of the document.
+const ERASURE_LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(30);
 
 fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))

@@ -42,6 +42,7 @@
 mod doc_store;
 mod frame;
 mod memory_storage;
+mod postgres_lock;
 mod postgres_storage;
 mod sled_storage;
 mod storage;
@@ -54,5 +55,5 @@ pub use postgres_storage::{
     DEFAULT_POSTGRES_CONNECTIONS, POSTGRES_SCHEMA_VERSION, PostgresStorage, display_url,
 };
 pub use sled_storage::{DEFAULT_SLED_CACHE_CAPACITY, SledOptions, SledStorage};
-pub use storage::{Batch, Op, Storage, StorageError};
+pub use storage::{Batch, Op, Storage, StorageError, StorageLock, lock_waiting};
 pub use storage_key::{MAX_COMPONENT_LEN, MAX_KEY_COMPONENTS, StorageKey};

@@ -67,6 +67,8 @@ pub struct PostgresStorage {
     display_url: String,
     jobs: Option<mpsc::Sender<Job>>,
     workers: Vec<JoinHandle<()>>,
+    /// Advisory locks ([`Storage::try_lock`]), on a connection of their own.
+    locks: crate::postgres_lock::PostgresLocks,
 }
 
 impl std::fmt::Debug for PostgresStorage {
@@ -223,6 +225,7 @@ impl PostgresStorage {
             display_url,
             jobs: Some(sender),
             workers,
+            locks: crate::postgres_lock::PostgresLocks::new(config.clone(), host.clone()),
         };
         // Opens a first connection (creating the schema), so that a wrong URL, an unreachable
         // server or a newer schema is an error here rather than at the first write.
@@ -595,6 +598,11 @@ impl Storage for PostgresStorage {
 
     fn is_shared(&self) -> bool {
         true
+    }
+
+    /// A session-level advisory lock, on a connection kept for locks (see `postgres_lock.rs`).
+    fn try_lock(&self, name: &[u8]) -> Result<Option<crate::StorageLock>, StorageError> {
+        Ok(self.locks.try_lock(name)?.map(crate::StorageLock::held))
     }
 }
 

@@ -1,6 +1,7 @@
 //! The [`Storage`] trait: a narrow, durable key-value interface that every backend implements.
 
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use crate::StorageKey;
 
@@ -137,6 +138,62 @@ pub trait Storage: Send + Sync + 'static {
     /// which one process at a time holds.
     fn is_shared(&self) -> bool {
         false
+    }
+
+    /// Takes the lock named `name` if no other process sharing this storage holds it
+    /// (`Ok(None)` if one does); released when the guard drops. For work that two processes
+    /// must not do at once (compacting one document). Not exclusive between threads of one
+    /// process: they keep their own locks. The default, for storage one process holds
+    /// (sled, memory), always grants it.
+    fn try_lock(&self, name: &[u8]) -> Result<Option<StorageLock>, StorageError> {
+        let _ = name;
+        Ok(Some(StorageLock::free()))
+    }
+}
+
+/// A lock of [`Storage::try_lock`], held until dropped.
+pub struct StorageLock(Option<Box<dyn Send>>);
+
+impl StorageLock {
+    /// A lock that guards nothing (storage that one process holds).
+    pub fn free() -> Self {
+        Self(None)
+    }
+
+    /// A lock released when `guard` drops.
+    pub fn held(guard: impl Send + 'static) -> Self {
+        Self(Some(Box::new(guard)))
+    }
+}
+
+impl std::fmt::Debug for StorageLock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("StorageLock")
+            .field(&self.0.is_some())
+            .finish()
+    }
+}
+
+/// [`Storage::try_lock`], tried again every 10 ms until taken, for at most `within`; then
+/// [`StorageError::Io`] (another process holds it for far longer than the work it guards).
+pub fn lock_waiting(
+    storage: &dyn Storage,
+    name: &[u8],
+    within: Duration,
+) -> Result<StorageLock, StorageError> {
+    let deadline = Instant::now() + within;
+    loop {
+        if let Some(lock) = storage.try_lock(name)? {
+            return Ok(lock);
+        }
+        if Instant::now() >= deadline {
+            return Err(StorageError::Io(format!(
+                "another process has held the lock {} for over {} s",
+                String::from_utf8_lossy(name),
+                within.as_secs()
+            )));
+        }
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
 

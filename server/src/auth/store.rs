@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use jiff::Timestamp;
 use passerelle_core::DocumentId;
-use passerelle_store::{Batch, DocStore, Storage, StorageKey};
+use passerelle_store::{Batch, DocStore, Storage, StorageKey, StorageLock};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq as _;
@@ -239,6 +239,21 @@ impl AuthStore {
         self.acls.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// On storage shared with other processes (several instances on PostgreSQL, admin
+    /// commands beside them), the lock `name` in the database too, so that a read-then-write
+    /// (a user name taken, a rule added) does not race with another process's. Nothing on
+    /// storage one process holds, where the in-process locks do it.
+    fn across_processes(&self, name: &[u8]) -> Result<Option<StorageLock>, AuthError> {
+        if !self.storage.is_shared() {
+            return Ok(None);
+        }
+        Ok(Some(passerelle_store::lock_waiting(
+            self.storage.as_ref(),
+            name,
+            std::time::Duration::from_secs(30),
+        )?))
+    }
+
     fn document_lock(&self, doc: &DocumentId) -> MutexGuard<'_, ()> {
         lock(&self.document_locks[usize::from(doc.as_bytes()[0]) % DOCUMENT_LOCK_STRIPES])
     }
@@ -270,6 +285,7 @@ impl AuthStore {
         role: Role,
     ) -> Result<Result<NewUser, Refusal>, AuthError> {
         let _guard = lock(&self.accounts_lock);
+        let _across = self.across_processes(b"auth/accounts")?;
         if self.storage.get(&user_key(name)?)?.is_some() {
             return Ok(Err(Refusal::UserExists(name.clone())));
         }
@@ -301,6 +317,7 @@ impl AuthStore {
     /// Refusal: [`Refusal::UnknownUser`].
     pub fn create_token(&self, user: &UserName) -> Result<Result<IssuedToken, Refusal>, AuthError> {
         let _guard = lock(&self.accounts_lock);
+        let _across = self.across_processes(b"auth/accounts")?;
         if self.storage.get(&user_key(user)?)?.is_none() {
             return Ok(Err(Refusal::UnknownUser(user.clone())));
         }
@@ -356,6 +373,7 @@ impl AuthStore {
     /// Refusal: [`Refusal::UnknownToken`].
     pub fn revoke_token(&self, token: &TokenRef) -> Result<Result<TokenInfo, Refusal>, AuthError> {
         let _guard = lock(&self.accounts_lock);
+        let _across = self.across_processes(b"auth/accounts")?;
         let hash_hex = match token {
             TokenRef::Secret(secret) => match TokenHash::of_presented(secret.expose_secret()) {
                 Some(hash) => hash.to_hex(),
@@ -467,6 +485,7 @@ impl AuthStore {
         creator: &Principal,
     ) -> Result<Result<DocumentAcl, Refusal>, AuthError> {
         let _guard = self.document_lock(doc);
+        let _across = self.across_processes(&acl_lock_name(doc))?;
         let key = acl_key(doc)?;
         // An erased id is taken for ever: refused like an existing document the creator may
         // not see, so the sync paths answer `unavailable`.
@@ -519,6 +538,7 @@ impl AuthStore {
         change: impl FnOnce(&mut DocumentAcl),
     ) -> Result<Result<DocumentAcl, Refusal>, AuthError> {
         let _guard = self.document_lock(doc);
+        let _across = self.across_processes(&acl_lock_name(doc))?;
         let key = acl_key(doc)?;
         let Some(mut acl) = self.read::<DocumentAcl>(&key)? else {
             return Ok(Err(Refusal::UnknownDocument(*doc)));
@@ -704,4 +724,11 @@ impl AuthStore {
         records.sort_by_key(|r| (r.at, r.change_hash));
         Ok(records)
     }
+}
+
+/// The name of the cross-process lock of a document's rules ([`AuthStore::across_processes`]).
+fn acl_lock_name(doc: &DocumentId) -> Vec<u8> {
+    let mut name = b"acl/".to_vec();
+    name.extend_from_slice(doc.as_bytes());
+    name
 }

@@ -13,17 +13,23 @@
 //! and every client compares once, as a feed that may lack the last entries must not be
 //! trusted. Admin commands that open the store of a stopped server discard it too
 //! ([`discard_saved`]), since they may change what a caller can see without the feed hearing.
+//!
+//! Several instances on one PostgreSQL database share one feed ([`crate::cluster`]): the feed
+//! is then [`shared`](ChangeFeed::share). What is published goes to the cluster, which inserts
+//! it as a row of the database's feed table, and every instance applies the table's rows in
+//! order ([`ChangeFeed::apply_shared`]) with the database's sequence numbers and epoch, so a
+//! cursor from one instance works on any other. Nothing is saved at shutdown then.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::str::FromStr;
-use std::sync::Mutex;
+use std::sync::{Mutex, OnceLock};
 
 use automerge::ChangeHash;
 use passerelle_core::DocumentId;
 use passerelle_store::{Batch, Storage, StorageError, StorageKey};
 use serde::{Deserialize, Serialize};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 use crate::auth::DocumentAcl;
 
@@ -71,6 +77,8 @@ pub enum Since {
 
 #[derive(Debug, Default)]
 struct Entries {
+    /// The feed's epoch (see [`Cursor`]).
+    epoch: u64,
     /// seq → document, one entry per document (its latest change).
     by_seq: BTreeMap<u64, DocumentId>,
     /// document → (seq, heads).
@@ -82,12 +90,31 @@ struct Entries {
     erased: HashMap<DocumentId, DocumentAcl>,
 }
 
+/// An entry on its way to the feed shared by several instances ([`ChangeFeed::share`]).
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct SharedEntry {
+    pub(crate) document_id: DocumentId,
+    pub(crate) heads: Vec<ChangeHash>,
+    pub(crate) erased: Option<DocumentAcl>,
+}
+
+/// What a shared feed sends to the cluster's publisher.
+#[derive(Debug)]
+pub(crate) enum ToShared {
+    /// An entry to insert.
+    Entry(SharedEntry),
+    /// Answer once every entry sent before is in the database.
+    Flush(tokio::sync::oneshot::Sender<()>),
+}
+
 /// The feed. Shared by the hub (which publishes) and the HTTP handlers (which read).
 #[derive(Debug)]
 pub struct ChangeFeed {
-    epoch: u64,
     entries: Mutex<Entries>,
     head: watch::Sender<u64>,
+    /// Set when several instances share the feed: published entries go there, and come back
+    /// through [`ChangeFeed::apply_shared`] with the shared sequence number.
+    shared: OnceLock<mpsc::UnboundedSender<ToShared>>,
 }
 
 impl Default for ChangeFeed {
@@ -108,18 +135,86 @@ impl ChangeFeed {
     pub fn with_epoch(epoch: u64) -> Self {
         let (head, _) = watch::channel(0);
         Self {
-            epoch,
-            entries: Mutex::new(Entries::default()),
+            entries: Mutex::new(Entries {
+                epoch,
+                ..Entries::default()
+            }),
             head,
+            shared: OnceLock::new(),
         }
     }
 
     /// The cursor of the newest entry.
     pub fn cursor(&self) -> Cursor {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        self.cursor_locked(&entries)
+    }
+
+    fn cursor_locked(&self, entries: &Entries) -> Cursor {
         Cursor {
-            epoch: self.epoch,
+            epoch: entries.epoch,
             seq: *self.head.borrow(),
         }
+    }
+
+    /// From now on, entries are published to `sender` (the cluster, which writes them to the
+    /// shared feed) instead of here; they come back through [`ChangeFeed::apply_shared`].
+    /// Called once, before the hub starts.
+    pub(crate) fn share(&self, sender: mpsc::UnboundedSender<ToShared>) {
+        let _ = self.shared.set(sender);
+    }
+
+    /// For a shared feed: resolves once every entry published so far is in the database.
+    pub(crate) fn flush_shared(&self) -> Option<tokio::sync::oneshot::Receiver<()>> {
+        let (done, flushed) = tokio::sync::oneshot::channel();
+        self.shared.get()?.send(ToShared::Flush(done)).ok()?;
+        Some(flushed)
+    }
+
+    /// Whether the feed is shared by several instances.
+    pub(crate) fn is_shared(&self) -> bool {
+        self.shared.get().is_some()
+    }
+
+    /// Starts the feed over with the shared feed's `epoch`, empty, at `head`: cursors of
+    /// another epoch, or from before `floor`, get `reset`. The head never moves back.
+    pub(crate) fn reset_shared(&self, epoch: u64, floor: u64, head: u64) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let head = head.max(*self.head.borrow());
+        *entries = Entries {
+            epoch,
+            floor: floor.min(head),
+            ..Entries::default()
+        };
+        drop(entries);
+        self.head.send_replace(head);
+    }
+
+    /// Applies an entry of the shared feed with its sequence number; entries at or below the
+    /// head are already here and are ignored (rows are applied in order).
+    pub(crate) fn apply_shared(
+        &self,
+        seq: u64,
+        document_id: DocumentId,
+        heads: Vec<ChangeHash>,
+        erased: Option<DocumentAcl>,
+    ) {
+        let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        if seq <= *self.head.borrow() {
+            return;
+        }
+        Self::insert_entry(&mut entries, seq, document_id, heads, erased);
+        drop(entries);
+        self.head.send_replace(seq);
+    }
+
+    /// The latest heads the feed lists for the document.
+    pub(crate) fn latest_heads(&self, document_id: &DocumentId) -> Option<Vec<ChangeHash>> {
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        entries
+            .latest
+            .get(document_id)
+            .map(|(_, heads)| heads.clone())
     }
 
     /// Records that `document_id` now durably has `heads`.
@@ -145,12 +240,46 @@ impl ChangeFeed {
         heads: Vec<ChangeHash>,
         erased: Option<DocumentAcl>,
     ) {
+        if let Some(shared) = self.shared.get() {
+            // A document re-stored with the heads the feed already lists (an instance
+            // applying what another published) is not news: publishing it would echo
+            // between the instances. Grants (no heads) and erasures always go.
+            if erased.is_none()
+                && !heads.is_empty()
+                && self.latest_heads(&document_id).is_some_and(|latest| {
+                    let (mut latest, mut new) = (latest, heads.clone());
+                    latest.sort();
+                    new.sort();
+                    latest == new
+                })
+            {
+                return;
+            }
+            let _ = shared.send(ToShared::Entry(SharedEntry {
+                document_id,
+                heads,
+                erased,
+            }));
+            return;
+        }
         let mut entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let seq = *self.head.borrow() + 1;
+        Self::insert_entry(&mut entries, seq, document_id, heads, erased);
+        drop(entries);
+        self.head.send_replace(seq);
+    }
+
+    fn insert_entry(
+        entries: &mut Entries,
+        seq: u64,
+        document_id: DocumentId,
+        heads: Vec<ChangeHash>,
+        erased: Option<DocumentAcl>,
+    ) {
         match erased {
             Some(acl) => entries.erased.insert(document_id, acl),
             None => entries.erased.remove(&document_id),
         };
-        let seq = *self.head.borrow() + 1;
         if let Some((old_seq, _)) = entries.latest.insert(document_id, (seq, heads)) {
             entries.by_seq.remove(&old_seq);
         }
@@ -162,18 +291,21 @@ impl ChangeFeed {
                 entries.floor = oldest;
             }
         }
-        drop(entries);
-        self.head.send_replace(seq);
     }
 
     /// What changed after `cursor` (everything, for `None`... a reset).
     pub fn since(&self, cursor: Option<Cursor>) -> (Since, Cursor) {
-        let now = self.cursor();
+        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
+        let now = self.cursor_locked(&entries);
         let Some(cursor) = cursor else {
             return (Since::Reset, now);
         };
-        let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
-        if cursor.epoch != self.epoch || cursor.seq < entries.floor || cursor.seq > now.seq {
+        if cursor.epoch == now.epoch && cursor.seq > now.seq && self.is_shared() {
+            // A cursor from an instance that applied the shared feed's newest rows a moment
+            // before this one: nothing to say yet.
+            return (Since::Changes(Vec::new()), now);
+        }
+        if cursor.epoch != now.epoch || cursor.seq < entries.floor || cursor.seq > now.seq {
             return (Since::Reset, now);
         }
         let changes = entries
@@ -191,12 +323,16 @@ impl ChangeFeed {
 
     /// Saves the feed under `["server", "feed"]`, flushed: call it at a graceful shutdown,
     /// once every write has drained, so that the saved feed lists every durable change.
+    /// A shared feed is not saved: it lives in the database.
     pub fn save(&self, storage: &dyn Storage) -> Result<(), StorageError> {
+        if self.is_shared() {
+            return Ok(());
+        }
         let saved = {
             let entries = self.entries.lock().unwrap_or_else(|e| e.into_inner());
             Saved {
                 v: SAVED_VERSION,
-                epoch: self.epoch,
+                epoch: entries.epoch,
                 head: *self.head.borrow(),
                 floor: entries.floor,
                 entries: entries
@@ -249,6 +385,7 @@ impl ChangeFeed {
             return fresh();
         };
         let mut entries = Entries {
+            epoch: saved.epoch,
             floor: saved.floor,
             ..Entries::default()
         };
@@ -274,9 +411,9 @@ impl ChangeFeed {
         );
         let (head, _) = watch::channel(saved.head);
         Self {
-            epoch: saved.epoch,
             entries: Mutex::new(entries),
             head,
+            shared: OnceLock::new(),
         }
     }
 
@@ -440,6 +577,57 @@ mod tests {
         let feed = ChangeFeed::resume(&storage, Some(7));
         assert_eq!(feed.cursor().to_string(), "7-0");
         assert!(storage.get(&saved_key().unwrap()).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_shared_feed_publishes_to_the_cluster_and_lists_rows_by_their_shared_numbers() {
+        let feed = ChangeFeed::new();
+        let (sender, mut published) = mpsc::unbounded_channel();
+        feed.share(sender);
+        feed.reset_shared(0xabc, 40, 40);
+        let start = feed.cursor();
+        assert_eq!(start.to_string(), "abc-40");
+        let (a, b) = (DocumentId::random(), DocumentId::random());
+        feed.publish(a, vec![ChangeHash([1; 32])]);
+        let Ok(ToShared::Entry(entry)) = published.try_recv() else {
+            panic!("published to the cluster");
+        };
+        assert_eq!(entry.document_id, a);
+        assert_eq!(feed.cursor(), start, "listed only once the row comes back");
+        // Rows come back with the database's numbers, the other instances' too.
+        feed.apply_shared(41, a, vec![ChangeHash([1; 32])], None);
+        feed.apply_shared(45, b, vec![ChangeHash([2; 32])], None);
+        feed.apply_shared(45, b, vec![ChangeHash([9; 32])], None);
+        let (Since::Changes(changes), now) = feed.since(Some(start)) else {
+            panic!("expected changes");
+        };
+        assert_eq!(now.to_string(), "abc-45");
+        assert_eq!(
+            changes,
+            vec![
+                (a, vec![ChangeHash([1; 32])]),
+                (b, vec![ChangeHash([2; 32])])
+            ]
+        );
+        // Re-storing what the feed lists is no news (no echo between instances)...
+        feed.publish(b, vec![ChangeHash([2; 32])]);
+        assert!(published.try_recv().is_err());
+        // ...but a grant (no heads) and an erasure are.
+        feed.publish(b, Vec::new());
+        assert!(published.try_recv().is_ok());
+        // A cursor an instance handed out a moment before this one applied the row.
+        let ahead: Cursor = "abc-46".parse().unwrap();
+        assert!(matches!(feed.since(Some(ahead)), (Since::Changes(c), _) if c.is_empty()));
+        // A new epoch (an instance died): old cursors reset, the head never moves back.
+        feed.reset_shared(0xdef, 45, 45);
+        assert!(matches!(feed.since(Some(now)).0, Since::Reset));
+        assert_eq!(feed.cursor().to_string(), "def-45");
+        let storage = passerelle_store::MemoryStorage::new();
+        feed.save(&storage).unwrap();
+        assert!(
+            storage.get(&saved_key().unwrap()).unwrap().is_none(),
+            "never saved"
+        );
     }
 
     #[test]

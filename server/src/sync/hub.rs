@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use automerge::ChangeHash;
+use automerge::{ChangeHash, ReadDoc};
 use passerelle_core::{
     DeltaOutcome, DeltaRequest, DocumentId, Effect, Engine, EngineConfig, Event, Message, Millis,
     PeerId, PeerRole,
@@ -80,6 +80,16 @@ pub(crate) enum Command {
     /// once every storage task issued so far is answered (so none writes after the caller's
     /// final sweep of the document's keys).
     Forget(DocumentId, oneshot::Sender<()>),
+    /// Another instance on the shared database stored the document at `heads` (`None`:
+    /// unknown, check): this instance's clients must hear of it (see [`Hub::stored`]).
+    Stored {
+        document_id: DocumentId,
+        heads: Option<Vec<ChangeHash>>,
+    },
+    /// Changes read from the shared storage that the in-memory document lacks.
+    ClusterDelta(DeltaRequest),
+    /// The shared feed started a new epoch: check every document in memory or asked about.
+    Refresh,
 }
 
 /// Settings of the hub.
@@ -103,6 +113,10 @@ pub struct HubConfig {
     /// that a simulation replays exactly; `None` (production): random. Each start of a
     /// server must use a different seed (the epoch tells cursors from before a restart).
     pub seed: Option<u64>,
+    /// The PostgreSQL database that several instances share (the `--store` URL): the
+    /// changes feed is shared through it and other instances' changes reach this one's
+    /// clients ([`crate::cluster`]). `None`: this instance is alone on its store.
+    pub cluster_url: Option<String>,
 }
 
 impl Default for HubConfig {
@@ -114,6 +128,7 @@ impl Default for HubConfig {
             outbox_capacity: 1_024,
             inline_storage: false,
             seed: None,
+            cluster_url: None,
         }
     }
 }
@@ -156,7 +171,16 @@ struct HubTask {
     /// Whether memory may have been freed (commands handled, documents evicted) since the
     /// last trim.
     freed_since_trim: bool,
+    /// The documents, read on a blocking thread for other instances' changes.
+    docs: Arc<DocStore>,
+    /// The hub's own queue, for work that comes back later.
+    commands: mpsc::Sender<Command>,
+    /// The peer that other instances' changes come from (no authorship is recorded for it).
+    cluster_peer: PeerId,
 }
+
+/// How long a notice of another instance's change waits for a document being loaded.
+const STORED_RETRY: Duration = Duration::from_millis(50);
 
 /// Freed memory goes back to the OS once no command came for this long (a burst is over)...
 const QUIET_BEFORE_TRIM: Duration = Duration::from_millis(150);
@@ -191,9 +215,14 @@ impl Hub {
         }
         let (commands, receiver) = mpsc::channel(4_096);
         let writer = if config.inline_storage {
-            Writer::inline(docs, auth, Arc::clone(&metrics))
+            Writer::inline(Arc::clone(&docs), auth, Arc::clone(&metrics))
         } else {
-            Writer::start(docs, auth, Arc::clone(&metrics), commands.clone())
+            Writer::start(
+                Arc::clone(&docs),
+                auth,
+                Arc::clone(&metrics),
+                commands.clone(),
+            )
         };
         let task = HubTask {
             engine: Engine::new(engine_config),
@@ -211,6 +240,9 @@ impl Hub {
             loaded: 0,
             last_trim: Instant::now(),
             freed_since_trim: false,
+            docs,
+            commands: commands.clone(),
+            cluster_peer: "cluster~sync".parse().expect("a valid peer id"),
         };
         tokio::spawn(task.run(receiver, config.tick_interval));
         Self {
@@ -280,6 +312,27 @@ impl Hub {
             .await
             .is_ok()
             && done.await.is_ok()
+    }
+
+    /// Another instance sharing the database stored `document_id` at `heads`: if the
+    /// document is in memory here and lacks them, the changes are read from storage and
+    /// applied (and so relayed to this instance's peers); if it is not, the peers that asked
+    /// about it are offered it afresh. Nothing for a document nobody here cares about.
+    pub(crate) async fn stored(&self, document_id: DocumentId, heads: Vec<ChangeHash>) {
+        let _ = self
+            .commands
+            .send(Command::Stored {
+                document_id,
+                heads: Some(heads),
+            })
+            .await;
+    }
+
+    /// The shared feed started a new epoch (an instance crashed, maybe between storing a
+    /// change and publishing it): every document in memory or asked about is checked
+    /// against storage.
+    pub(crate) async fn refresh(&self) {
+        let _ = self.commands.send(Command::Refresh).await;
     }
 
     /// Waits until every storage task issued so far is answered: after this, everything the
@@ -486,6 +539,24 @@ impl HubTask {
                 self.effects(effects);
                 self.command(Command::Drain(reply));
             }
+            Command::Stored { document_id, heads } => self.stored(document_id, heads),
+            Command::ClusterDelta(mut delta) => {
+                self.next_delta += 1;
+                delta.request = self.next_delta;
+                // Nobody waits for the outcome; the engine answers into a closed channel.
+                self.deltas.insert(delta.request, oneshot::channel().0);
+                let effects = self.engine.handle(now, Event::Delta(delta));
+                self.effects(effects);
+            }
+            Command::Refresh => {
+                let mut documents: Vec<DocumentId> = self.engine.loaded_documents().collect();
+                documents.extend(self.engine.subscribed_documents());
+                documents.sort();
+                documents.dedup();
+                for document_id in documents {
+                    self.stored(document_id, None);
+                }
+            }
             Command::Drain(reply) => {
                 if self.pending_storage == 0 {
                     let _ = reply.send(());
@@ -493,6 +564,50 @@ impl HubTask {
                     self.drains.push(reply);
                 }
             }
+        }
+    }
+
+    /// See [`Hub::stored`].
+    fn stored(&mut self, document_id: DocumentId, heads: Option<Vec<ChangeHash>>) {
+        if let Some(doc) = self.engine.document(&document_id) {
+            if let Some(heads) = &heads
+                && doc.get_missing_deps(heads).is_empty()
+            {
+                return;
+            }
+            let loaded = doc.get_heads();
+            let (docs, commands) = (Arc::clone(&self.docs), self.commands.clone());
+            let from = self.cluster_peer.clone();
+            tokio::task::spawn_blocking(move || {
+                match changes_lacking(&docs, &document_id, &loaded) {
+                    Ok(Some((heads, changes))) => {
+                        let _ = commands.blocking_send(Command::ClusterDelta(DeltaRequest {
+                            request: 0,
+                            from,
+                            document_id,
+                            heads,
+                            changes,
+                            may_write: true,
+                        }));
+                    }
+                    Ok(None) => {}
+                    Err(error) => tracing::warn!(
+                        %document_id,
+                        "could not read another instance's changes: {error}"
+                    ),
+                }
+            });
+        } else if self.engine.is_loading(&document_id) {
+            // The load may have read storage before that instance's commit: look again once
+            // the document is in memory.
+            let commands = self.commands.clone();
+            tokio::spawn(async move {
+                tokio::time::sleep(STORED_RETRY).await;
+                let _ = commands.send(Command::Stored { document_id, heads }).await;
+            });
+        } else {
+            let effects = self.engine.wake_subscribers(self.now(), document_id);
+            self.effects(effects);
         }
     }
 
@@ -614,4 +729,35 @@ impl HubTask {
             at_unix_ms,
         });
     }
+}
+
+/// A stored document's heads, and changes it holds (concatenated).
+type StoredChanges = (Vec<ChangeHash>, Vec<u8>);
+
+/// The stored document's heads and the changes it holds beyond `loaded` (an in-memory copy's
+/// heads); `None` when it holds nothing more.
+fn changes_lacking(
+    docs: &DocStore,
+    document_id: &DocumentId,
+    loaded: &[ChangeHash],
+) -> Result<Option<StoredChanges>, String> {
+    let Some(bytes) = docs.load(document_id).map_err(|e| e.to_string())? else {
+        return Ok(None);
+    };
+    let stored = automerge::Automerge::load(&bytes).map_err(|e| e.to_string())?;
+    // Heads of ours that are not stored yet (appends in flight) say nothing of what we lack.
+    let known: Vec<ChangeHash> = loaded
+        .iter()
+        .filter(|h| stored.get_change_by_hash(h).is_some())
+        .copied()
+        .collect();
+    let changes = stored.get_changes(&known);
+    if changes.is_empty() {
+        return Ok(None);
+    }
+    let bytes = changes
+        .iter()
+        .flat_map(|change| change.raw_bytes().iter().copied())
+        .collect();
+    Ok(Some((stored.get_heads(), bytes)))
 }

@@ -17,6 +17,7 @@ use passerelle_store::{DocStore, Storage, StorageError, StorageKey};
 pub use batch_http::{ChangedDocument, ChangesResponse, MAX_BATCH_DOCUMENTS};
 pub use feed::{ChangeFeed, Cursor, CursorError, SAVED_FEED_KEY, Since, discard_saved};
 pub(crate) use hub::Claimed;
+pub(crate) use feed::{SharedEntry, ToShared};
 pub use hub::{Hub, HubConfig};
 pub use metrics::Metrics;
 
@@ -60,6 +61,8 @@ pub struct SyncState {
     pub closing: Arc<tokio::sync::watch::Sender<bool>>,
     /// [`HubConfig::inline_storage`]: blocking calls run in place (see [`SyncState::blocking`]).
     inline_storage: bool,
+    /// Several instances on one PostgreSQL database ([`HubConfig::cluster_url`]).
+    pub(crate) cluster: Option<Arc<crate::cluster::Cluster>>,
 }
 
 impl SyncState {
@@ -70,11 +73,16 @@ impl SyncState {
             tracing::error!("could not read or store the server's storage id: {error}");
             uuid::Uuid::new_v4().to_string()
         });
-        let feed = Arc::new(ChangeFeed::resume(storage.as_ref(), config.seed));
+        // A feed shared by several instances lives in the database: nothing to resume.
+        let feed = Arc::new(match config.cluster_url {
+            Some(_) => ChangeFeed::new(),
+            None => ChangeFeed::resume(storage.as_ref(), config.seed),
+        });
         let docs = Arc::new(DocStore::new(storage));
         let inline_storage = config.inline_storage;
         let metrics = Arc::new(Metrics::default());
         let outbox_capacity = config.outbox_capacity;
+        let cluster_url = config.cluster_url.clone();
         let hub = Hub::start(
             config,
             Arc::clone(&docs),
@@ -82,6 +90,14 @@ impl SyncState {
             Arc::clone(&feed),
             Arc::clone(&metrics),
         );
+        let cluster = cluster_url.map(|url| {
+            Arc::new(crate::cluster::Cluster::start(
+                url,
+                Arc::clone(&feed),
+                hub.clone(),
+                Arc::clone(&docs),
+            ))
+        });
         Self {
             hub,
             feed,
@@ -91,6 +107,7 @@ impl SyncState {
             outbox_capacity,
             closing: Arc::new(tokio::sync::watch::channel(false).0),
             inline_storage,
+            cluster,
         }
     }
 

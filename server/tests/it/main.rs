@@ -12,6 +12,7 @@ mod backup_consistency;
 mod backup_corrupt;
 mod backup_roundtrip;
 mod cli_admin;
+mod cluster;
 mod docs_http;
 mod hostile_input;
 mod serve_limits;

@@ -951,3 +951,65 @@ fn a_reader_with_refused_changes_gets_what_it_needs() {
         "the server never answers the reader's need"
     );
 }
+
+/// Two server engines over one disk (two instances on one database): a change stored by one
+/// reaches a client of the other that asked about the document, even after the other evicted
+/// it, once the runtime tells it (`wake_subscribers`); a document nobody asked about is left
+/// alone.
+#[test]
+fn a_change_stored_elsewhere_wakes_the_documents_subscribers() {
+    let mut disk = Disk::default();
+    let new_server = |name: &str, seed: u64| {
+        let mut config = EngineConfig::new(peer(name));
+        config.seed = seed;
+        config.evict_idle_after_ms = 1_000;
+        Engine::new(config)
+    };
+    let mut a = new_server("server", 21);
+    let mut b = new_server("server", 22);
+    let doc = DocumentId::from_bytes([7; 16]);
+    b.handle(
+        Millis(0),
+        Event::PeerConnected {
+            peer: peer("c1"),
+            role: PeerRole::OnRequest,
+        },
+    );
+    let mut client = Automerge::new().with_actor(automerge::ActorId::from([30; 16]));
+    let mut tx = client.transaction();
+    tx.put(automerge::ROOT, "title", "visite").unwrap();
+    tx.commit();
+    let mut state = sync::State::new();
+    sync_with_server(&mut b, &mut disk, 1, "c1", doc, &mut client, &mut state);
+    b.handle(Millis(5_000), Event::Tick);
+    assert!(b.document(&doc).is_none(), "idle and converged: evicted");
+    assert!(b.has_subscribers(&doc));
+
+    // Instance A changes the document in the shared storage.
+    let effects = a.open(Millis(5_000), doc);
+    settle(&mut a, &mut disk, 5_000, effects);
+    let effects = put(&mut a, 5_001, doc, "status", 2);
+    settle(&mut a, &mut disk, 5_001, effects);
+    let expected = a.document(&doc).unwrap().get_heads();
+    assert_ne!(client.get_heads(), expected);
+
+    let effects = b.wake_subscribers(Millis(5_002), doc);
+    let effects = settle(&mut b, &mut disk, 5_002, effects);
+    let mut pending = syncs_to(&effects, "c1");
+    assert!(!pending.is_empty(), "the subscriber hears of the document");
+    let mut rounds = 0;
+    while let Some(m) = pending.pop() {
+        rounds += 1;
+        assert!(rounds < 20, "the sync does not converge");
+        client.receive_sync_message(&mut state, m).unwrap();
+        if let Some(reply) = client.generate_sync_message(&mut state) {
+            let effects = receive_from(&mut b, &mut disk, 5_003, "c1", doc, &reply, true);
+            pending.extend(syncs_to(&effects, "c1"));
+        }
+    }
+    assert_eq!(client.get_heads(), expected);
+
+    let other = DocumentId::from_bytes([8; 16]);
+    assert!(b.wake_subscribers(Millis(5_004), other).is_empty());
+    assert!(!b.is_loading(&other) && b.document(&other).is_none());
+}

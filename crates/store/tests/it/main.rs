@@ -11,3 +11,4 @@ mod crash;
 mod doc_store;
 mod model;
 mod postgres;
+mod postgres_locks;

@@ -1,0 +1,894 @@
+//! Several instances of the real `passerelle-server` binary on one PostgreSQL database
+//! (`serve --store postgres://…`), on loopback: a change accepted by one instance reaches a
+//! WebSocket client of another, the changes feed's cursors work across instances, an
+//! instance killed mid-sync loses nothing it acknowledged, and access changes (a token
+//! revoked by an admin command on the database, a rule shared through one instance) apply on
+//! all. Each test makes its own database (`PASSERELLE_TEST_POSTGRES`; skipped without it,
+//! failed under CI).
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use automerge::sync::{self, SyncDoc};
+use automerge::transaction::Transactable;
+use automerge::{Automerge, ChangeHash, ReadDoc};
+use futures_util::{SinkExt, StreamExt};
+use passerelle_core::batch::{self, DocumentDelta, SyncRequest, SyncResponse};
+use passerelle_core::{DecodeLimits, DocumentId, Message, PeerId, PeerMetadata};
+use passerelle_server::sync::ChangesResponse;
+use passerelle_store::testing::TestDatabase;
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message as Frame;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::common::{self, ServeProcess};
+
+/// Instances sharing one database, each with a data directory of its own.
+struct Instances {
+    db: TestDatabase,
+    dir: tempfile::TempDir,
+    servers: Vec<Option<ServeProcess>>,
+}
+
+impl Instances {
+    fn start(test: &str, count: usize) -> Option<Self> {
+        let db = TestDatabase::create(test)?;
+        let dir = tempfile::tempdir().unwrap();
+        let mut instances = Self {
+            db,
+            dir,
+            servers: Vec::new(),
+        };
+        for n in 0..count {
+            let server = ServeProcess::start_with(
+                &instances.data(n),
+                &[
+                    "--store",
+                    instances.db.url(),
+                    // Evicted a second after use: a change made elsewhere must then wake
+                    // the document's subscribers, the harder path.
+                    "--evict-idle-secs",
+                    "1",
+                ],
+            );
+            instances.servers.push(Some(server));
+        }
+        Some(instances)
+    }
+
+    fn data(&self, n: usize) -> PathBuf {
+        self.dir.path().join(format!("instance-{n}"))
+    }
+
+    fn base(&self, n: usize) -> String {
+        format!("http://{}", self.server(n).address)
+    }
+
+    fn server(&self, n: usize) -> &ServeProcess {
+        self.servers[n].as_ref().expect("running")
+    }
+
+    /// An admin command run on the database (no instance is asked).
+    fn admin(&self, args: &[&str]) -> String {
+        let mut args = args.to_vec();
+        args.extend(["--store", self.db.url()]);
+        let scratch = self.dir.path().join("admin");
+        let output = common::run(&args, &scratch);
+        assert!(
+            output.status.success(),
+            "{args:?}: {}",
+            common::stderr(&output)
+        );
+        common::stdout(&output)
+    }
+
+    fn user(&self, name: &str, org: &str, role: &str) -> String {
+        let out = self.admin(&["user", "add", name, "--org", org, "--role", role]);
+        out.lines().last().unwrap().trim().to_owned()
+    }
+
+    fn logs(&self) -> String {
+        self.servers
+            .iter()
+            .flatten()
+            .enumerate()
+            .map(|(n, s)| format!("--- instance {n}:\n{}", s.log()))
+            .collect()
+    }
+}
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// A WebSocket client speaking the automerge-repo protocol, holding one document.
+struct Peer {
+    id: PeerId,
+    socket: Socket,
+    server: PeerId,
+    document_id: DocumentId,
+    doc: Automerge,
+    state: sync::State,
+}
+
+impl Peer {
+    async fn connect(base: &str, token: &str, id: &str, document_id: DocumentId) -> Self {
+        let url = format!("{}/ws?token={token}", base.replace("http://", "ws://"));
+        let (socket, _) = tokio_tungstenite::connect_async(url).await.unwrap();
+        let mut peer = Self {
+            id: id.parse().unwrap(),
+            socket,
+            server: "unknown".parse().unwrap(),
+            document_id,
+            doc: Automerge::new(),
+            state: sync::State::new(),
+        };
+        peer.send(Message::Join {
+            sender_id: peer.id.clone(),
+            peer_metadata: PeerMetadata::default(),
+            supported_protocol_versions: vec!["1".into()],
+        })
+        .await;
+        match peer.recv(Duration::from_secs(5)).await {
+            Some(Message::Peer { sender_id, .. }) => peer.server = sender_id,
+            other => panic!("expected a peer message, got {other:?}"),
+        }
+        peer
+    }
+
+    async fn send(&mut self, message: Message) {
+        self.socket
+            .send(Frame::Binary(message.encode().into()))
+            .await
+            .unwrap();
+    }
+
+    async fn recv(&mut self, within: Duration) -> Option<Message> {
+        loop {
+            let frame = tokio::time::timeout(within, self.socket.next())
+                .await
+                .ok()??;
+            match frame.ok()? {
+                Frame::Binary(bytes) => {
+                    return Some(Message::decode(&bytes, &DecodeLimits::default()).unwrap());
+                }
+                Frame::Close(_) => return None,
+                _ => continue,
+            }
+        }
+    }
+
+    /// Sends our next sync message, if automerge has one.
+    async fn offer(&mut self) {
+        let Some(message) = self.doc.generate_sync_message(&mut self.state) else {
+            return;
+        };
+        let (sender_id, target_id, document_id) =
+            (self.id.clone(), self.server.clone(), self.document_id);
+        let data = message.encode();
+        self.send(if self.doc.get_heads().is_empty() {
+            Message::Request {
+                sender_id,
+                target_id,
+                document_id,
+                data,
+            }
+        } else {
+            Message::Sync {
+                sender_id,
+                target_id,
+                document_id,
+                data,
+            }
+        })
+        .await;
+    }
+
+    /// Takes the server's messages (answering each) until `done` holds of the document, or
+    /// `within` passes; whether it held.
+    async fn follow_until(&mut self, within: Duration, done: impl Fn(&Automerge) -> bool) -> bool {
+        let deadline = tokio::time::Instant::now() + within;
+        while !done(&self.doc) {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if left.is_zero() {
+                return false;
+            }
+            match self.recv(left).await {
+                Some(Message::Sync { data, .. }) | Some(Message::Request { data, .. }) => {
+                    let message = sync::Message::decode(&data).unwrap();
+                    self.doc
+                        .receive_sync_message(&mut self.state, message)
+                        .unwrap();
+                    self.offer().await;
+                }
+                Some(other) => panic!("unexpected {other:?}"),
+                None => return false,
+            }
+        }
+        true
+    }
+
+    /// Syncs until the server has nothing more to say for a moment.
+    async fn settle(&mut self) {
+        self.offer().await;
+        while let Some(message) = self.recv(Duration::from_millis(700)).await {
+            if let Message::Sync { data, .. } | Message::Request { data, .. } = message {
+                let message = sync::Message::decode(&data).unwrap();
+                self.doc
+                    .receive_sync_message(&mut self.state, message)
+                    .unwrap();
+                self.offer().await;
+            }
+        }
+    }
+
+    /// Makes a change and offers it.
+    async fn put(&mut self, key: &str, value: i64) {
+        let mut tx = self.doc.transaction();
+        tx.put(automerge::ROOT, key, value).unwrap();
+        tx.commit();
+        self.offer().await;
+    }
+}
+
+fn value(doc: &Automerge, key: &str) -> Option<i64> {
+    doc.get(automerge::ROOT, key)
+        .unwrap()
+        .and_then(|(v, _)| v.as_scalar().and_then(|s| s.as_i64()))
+}
+
+async fn changes(base: &str, token: &str, since: Option<&str>, wait: u64) -> ChangesResponse {
+    let mut url = format!("{base}/v1/changes?wait={wait}");
+    if let Some(since) = since {
+        url.push_str(&format!("&since={since}"));
+    }
+    let response = reqwest::Client::new()
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    serde_json::from_slice(&response.bytes().await.unwrap()).unwrap()
+}
+
+/// One batch sync of `doc` (all of it); the reply's changes are merged into it. `None` when
+/// the request failed (an instance killed under it).
+async fn batch_sync(
+    base: &str,
+    token: &str,
+    replica: &str,
+    id: DocumentId,
+    doc: &mut Automerge,
+) -> Option<SyncResponse> {
+    let request = SyncRequest {
+        replica: replica.into(),
+        documents: vec![DocumentDelta {
+            id: id.to_string(),
+            heads: batch::to_wire(&doc.get_heads()),
+            changes: doc.save(),
+        }],
+    };
+    let response = reqwest::Client::new()
+        .post(format!("{base}/v1/sync"))
+        .bearer_auth(token)
+        .header("content-type", "application/cbor")
+        .body(batch::encode(&request))
+        .timeout(Duration::from_secs(10))
+        .send()
+        .await
+        .ok()?;
+    if response.status() != 200 {
+        return None;
+    }
+    let response: SyncResponse = batch::decode(&response.bytes().await.ok()?).ok()?;
+    for reply in &response.documents {
+        if !reply.changes.is_empty() {
+            doc.load_incremental(&reply.changes).unwrap();
+        }
+    }
+    Some(response)
+}
+
+/// The document as the database holds it.
+fn stored(db: &TestDatabase, id: &DocumentId) -> Automerge {
+    let storage: std::sync::Arc<dyn passerelle_store::Storage> = std::sync::Arc::new(db.storage());
+    let docs = passerelle_store::DocStore::new(storage);
+    Automerge::load(&docs.load(id).unwrap().expect("stored")).unwrap()
+}
+
+fn has_all(doc: &Automerge, heads: &[ChangeHash]) -> bool {
+    doc.get_missing_deps(heads).is_empty()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_through_one_instance_reaches_clients_of_the_others_and_cursors_travel() {
+    let Some(cluster) = Instances::start("a_change_through_one_instance_reaches_clients", 3) else {
+        return;
+    };
+    let amina = cluster.user("amina", "ville-de-lille", "editor");
+    let (a, b, c) = (cluster.base(0), cluster.base(1), cluster.base(2));
+    let document_id = DocumentId::random();
+
+    // Amina creates the document through A; clients on B and C follow it.
+    let mut on_a = Peer::connect(&a, &amina, "peer-a", document_id).await;
+    on_a.put("visits", 1).await;
+    on_a.settle().await;
+    let cursor_a = changes(&a, &amina, None, 0).await.cursor;
+    let mut on_b = Peer::connect(&b, &amina, "peer-b", document_id).await;
+    let mut on_c = Peer::connect(&c, &amina, "peer-c", document_id).await;
+    for peer in [&mut on_b, &mut on_c] {
+        peer.offer().await;
+        let synced = peer
+            .follow_until(Duration::from_secs(10), |d| value(d, "visits") == Some(1))
+            .await;
+        assert!(
+            synced,
+            "a client of another instance reads it; logs:\n{}",
+            cluster.logs()
+        );
+    }
+    // Past the eviction delay: C no longer holds the document in memory.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+
+    // A change through A reaches the client on C (and on B), live.
+    let started = Instant::now();
+    on_a.put("visits", 2).await;
+    let reached = on_c
+        .follow_until(Duration::from_secs(10), |d| value(d, "visits") == Some(2))
+        .await;
+    let delay = started.elapsed();
+    assert!(
+        reached,
+        "the change never reached C; logs:\n{}",
+        cluster.logs()
+    );
+    eprintln!("a change through A reached a WebSocket client of C in {delay:?}");
+    assert!(
+        on_b.follow_until(Duration::from_secs(10), |d| value(d, "visits") == Some(2))
+            .await
+    );
+
+    // And the other way: a change through C reaches A's client.
+    on_c.put("reports", 1).await;
+    assert!(
+        on_a.follow_until(Duration::from_secs(10), |d| value(d, "reports") == Some(1))
+            .await,
+        "logs:\n{}",
+        cluster.logs()
+    );
+
+    // A cursor from A's feed, used on B, lists what changed since (long poll).
+    let heads = on_c.doc.get_heads();
+    let mut expected: Vec<String> = heads.iter().map(|h| h.to_string()).collect();
+    expected.sort();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let listed = changes(&b, &amina, Some(&cursor_a), 5).await;
+        assert!(!listed.reset, "a cursor of A works on B");
+        let entry = listed
+            .documents
+            .iter()
+            .find(|d| d.id == document_id.to_string());
+        let listed_heads = entry.map(|d| {
+            let mut heads = d.heads.clone();
+            heads.sort();
+            heads
+        });
+        if listed_heads.as_ref() == Some(&expected) {
+            let stored = stored(&cluster.db, &document_id);
+            assert!(has_all(&stored, &heads));
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "B's feed never listed it: {listed:?}"
+        );
+    }
+    // And the newest cursor of any instance is a cursor of all.
+    let newest_c = changes(&c, &amina, Some(&cursor_a), 0).await.cursor;
+    let after = changes(&a, &amina, Some(&newest_c), 0).await;
+    assert!(!after.reset);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_instance_killed_mid_sync_loses_nothing_it_acknowledged() {
+    let Some(mut cluster) = Instances::start("an_instance_killed_mid_sync_loses_nothing", 3) else {
+        return;
+    };
+    let amina = cluster.user("amina", "ville-de-lille", "editor");
+    let bases: Vec<String> = (0..3).map(|n| cluster.base(n)).collect();
+    let shared: Vec<DocumentId> = (0..4).map(|_| DocumentId::random()).collect();
+
+    // Six clients, two per instance, each editing every shared document in turn and
+    // syncing through its instance; what each reply acknowledges is recorded.
+    let mut tasks = Vec::new();
+    let (kill_tx, kill_rx) = tokio::sync::watch::channel(false);
+    for client in 0..6usize {
+        let (token, bases, shared) = (amina.clone(), bases.clone(), shared.clone());
+        let killed = kill_rx.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut base = bases[client % 3].clone();
+            let mut docs: Vec<Automerge> = shared.iter().map(|_| Automerge::new()).collect();
+            let mut acknowledged: Vec<(DocumentId, Vec<ChangeHash>)> = Vec::new();
+            for round in 0..30i64 {
+                let n = round as usize % shared.len();
+                let mut tx = docs[n].transaction();
+                tx.put(automerge::ROOT, format!("client-{client}"), round)
+                    .unwrap();
+                tx.commit();
+                let replica = format!("peer-client-{client}");
+                let mut synced = batch_sync(&base, &token, &replica, shared[n], &mut docs[n]).await;
+                if synced.is_none() {
+                    // Its instance is gone: the client is pointed at a surviving one.
+                    assert!(*killed.borrow(), "a sync failed with every instance up");
+                    base = bases[(client + 1) % 3].clone();
+                    synced = batch_sync(&base, &token, &replica, shared[n], &mut docs[n]).await;
+                }
+                let synced = synced.expect("a surviving instance answers");
+                let heads = batch::from_wire(&synced.documents[0].heads);
+                acknowledged.push((shared[n], heads));
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            (base, docs, acknowledged)
+        }));
+    }
+    // A cursor of the shared feed (A's works on C), to see the new epoch after the death.
+    let old = loop {
+        let cursor = changes(&bases[0], &amina, None, 0).await.cursor;
+        if !changes(&bases[2], &amina, Some(&cursor), 0).await.reset {
+            break cursor;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    // Mid-run, instance 1 (B) dies.
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    kill_tx.send(true).unwrap();
+    let victim = cluster.servers[1].take().unwrap();
+    drop(victim); // SIGKILL
+    let mut results = Vec::new();
+    for task in tasks {
+        results.push(task.await.unwrap());
+    }
+
+    // Every change any instance acknowledged is in the database.
+    for (_, _, acknowledged) in &results {
+        for (id, heads) in acknowledged {
+            let stored = stored(&cluster.db, id);
+            assert!(has_all(&stored, heads), "an acknowledged change was lost");
+        }
+    }
+    // Every client converges: a final sync through a surviving instance brings everyone's
+    // changes, and a WebSocket client of the other survivor reads the same.
+    let survivor = cluster.base(2);
+    let mut finals = Vec::new();
+    for (client, (_, mut docs, _)) in results.into_iter().enumerate() {
+        for (n, id) in shared.iter().enumerate() {
+            let replica = format!("peer-client-{client}");
+            batch_sync(&survivor, &amina, &replica, *id, &mut docs[n])
+                .await
+                .expect("sync");
+        }
+        finals.push(docs);
+    }
+    for (n, id) in shared.iter().enumerate() {
+        let stored = stored(&cluster.db, id);
+        for docs in &finals {
+            assert!(has_all(&docs[n], &stored.get_heads()));
+        }
+        for client in 0..6 {
+            assert!(value(&stored, &format!("client-{client}")).is_some());
+        }
+        let mut reader = Peer::connect(&cluster.base(0), &amina, "peer-reader", *id).await;
+        reader.offer().await;
+        let heads = stored.get_heads();
+        assert!(
+            reader
+                .follow_until(Duration::from_secs(10), |d| has_all(d, &heads))
+                .await,
+            "logs:\n{}",
+            cluster.logs()
+        );
+    }
+    // The survivors noticed the dead instance's lease: a new epoch, so a client's old
+    // cursor is reset (it compares everything once, missing nothing B stored unlisted).
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        if changes(&cluster.base(0), &amina, Some(&old), 0).await.reset {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no new epoch after an instance died; logs:\n{}",
+            cluster.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn access_changes_on_the_database_or_one_instance_apply_on_all() {
+    let Some(cluster) = Instances::start("access_changes_apply_on_all", 3) else {
+        return;
+    };
+    let amina = cluster.user("amina", "ville-de-lille", "admin");
+    let youssef = cluster.user("youssef", "commune-oujda", "editor");
+    let bases: Vec<String> = (0..3).map(|n| cluster.base(n)).collect();
+    let document_id = DocumentId::random();
+    let mut doc = Automerge::new();
+    doc.transact::<_, _, automerge::AutomergeError>(|tx| {
+        tx.put(automerge::ROOT, "title", "jumelage")?;
+        Ok(())
+    })
+    .unwrap();
+    batch_sync(&bases[0], &amina, "peer-amina", document_id, &mut doc)
+        .await
+        .expect("created");
+    // Youssef (another organisation) cannot read it anywhere...
+    for base in &bases {
+        let mut copy = Automerge::new();
+        let reply = batch_sync(base, &youssef, "peer-youssef", document_id, &mut copy)
+            .await
+            .unwrap();
+        assert!(copy.get_heads().is_empty(), "{reply:?}");
+    }
+    // ...until Amina shares it through B; then on every instance.
+    let shared = reqwest::Client::new()
+        .put(format!("{}/v1/docs/{document_id}/access", bases[1]))
+        .bearer_auth(&amina)
+        .json(&serde_json::json!({"subject": "org:commune-oujda", "access": "read"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(shared.status(), 200, "{}", shared.text().await.unwrap());
+    for base in &bases {
+        let mut copy = Automerge::new();
+        batch_sync(base, &youssef, "peer-youssef", document_id, &mut copy)
+            .await
+            .unwrap();
+        assert_eq!(
+            copy.get_heads(),
+            doc.get_heads(),
+            "shared, read through {base}"
+        );
+    }
+    // A token revoked by an admin command on the database is refused by every instance.
+    let fresh_token = cluster
+        .admin(&["token", "create", "youssef"])
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .to_owned();
+    cluster.admin(&["token", "revoke", &youssef]);
+    for base in &bases {
+        let status = reqwest::Client::new()
+            .get(format!("{base}/v1/whoami"))
+            .bearer_auth(&youssef)
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(status, 401, "revoked, yet {base} accepts it");
+        let fresh = reqwest::Client::new()
+            .get(format!("{base}/v1/whoami"))
+            .bearer_auth(&fresh_token)
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert_eq!(fresh, 200, "a token made on the database works on {base}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_erasure_through_one_instance_is_told_and_kept_by_all() {
+    let Some(cluster) = Instances::start("an_erasure_through_one_instance", 3) else {
+        return;
+    };
+    let amina = cluster.user("amina", "ville-de-lille", "admin");
+    let bases: Vec<String> = (0..3).map(|n| cluster.base(n)).collect();
+    let document_id = DocumentId::random();
+    let mut doc = Automerge::new();
+    doc.transact::<_, _, automerge::AutomergeError>(|tx| {
+        tx.put(automerge::ROOT, "name", "Karim Benali")?;
+        Ok(())
+    })
+    .unwrap();
+    batch_sync(&bases[0], &amina, "peer-amina", document_id, &mut doc)
+        .await
+        .expect("created");
+    // C holds it in memory for a client (WebSocket), B's feed has a cursor from before.
+    let mut on_c = Peer::connect(&bases[2], &amina, "peer-c", document_id).await;
+    on_c.offer().await;
+    assert!(
+        on_c.follow_until(Duration::from_secs(10), |d| d.get_heads()
+            == doc.get_heads())
+            .await
+    );
+    let cursor = changes(&bases[1], &amina, None, 0).await.cursor;
+
+    let erased = reqwest::Client::new()
+        .delete(format!("{}/v1/docs/{document_id}", bases[0]))
+        .bearer_auth(&amina)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(erased.status(), 200, "{}", erased.text().await.unwrap());
+
+    // B's feed tells of the erasure (a client there deletes its copy)...
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let listed = changes(&bases[1], &amina, Some(&cursor), 5).await;
+        assert!(!listed.reset);
+        if listed
+            .documents
+            .iter()
+            .any(|d| d.id == document_id.to_string() && d.deleted)
+        {
+            break;
+        }
+        assert!(Instant::now() < deadline, "B never listed the erasure");
+    }
+    // ...nothing of it is left in the database, and no instance takes it back, C included
+    // (which held it in memory), from a replica that still has it.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let storage: std::sync::Arc<dyn passerelle_store::Storage> =
+        std::sync::Arc::new(cluster.db.storage());
+    let docs = passerelle_store::DocStore::new(storage);
+    assert!(docs.load(&document_id).unwrap().is_none());
+    for base in &bases {
+        let mut copy = doc.clone();
+        let reply = batch_sync(base, &amina, "peer-laptop", document_id, &mut copy)
+            .await
+            .unwrap();
+        assert_eq!(
+            reply.documents[0].status,
+            batch::ReplyStatus::Unavailable,
+            "{base} took an erased document back"
+        );
+    }
+    assert!(docs.load(&document_id).unwrap().is_none());
+}
+
+/// User + system CPU time of a process, from `/proc/PID/stat` (Linux), in seconds.
+fn cpu_seconds(pid: u32) -> f64 {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+    // Fields after the command name (which may hold spaces), counted from its `)`.
+    let fields: Vec<&str> = stat
+        .rsplit_once(')')
+        .map(|(_, rest)| rest.split_whitespace().collect())
+        .unwrap_or_default();
+    let ticks = |n: usize| {
+        fields
+            .get(n)
+            .and_then(|f| f.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after the name.
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// The transactions committed in the database so far (`pg_stat_database`, which the
+/// statistics collector updates within a second or so).
+async fn commits(url: &str, database: &str) -> i64 {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+        .query_one(
+            "SELECT xact_commit FROM pg_stat_database WHERE datname = $1",
+            &[&database],
+        )
+        .await
+        .unwrap()
+        .get(0)
+}
+
+/// The PostgreSQL backends serving the database (the servers' connections).
+async fn backends(url: &str, database: &str) -> Vec<u32> {
+    let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    client
+        .query(
+            "SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()",
+            &[&database],
+        )
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get::<_, i32>(0) as u32)
+        .collect()
+}
+
+/// Workload 1 of docs/BENCHMARKS.md, reshaped for several instances: `clients` WebSocket
+/// clients (spread over the instances) create `documents` small documents between them,
+/// all at once, and each waits until the server's sync messages carry the heads of every
+/// one of its documents (the server sends them only once the changes are durable). Returns
+/// the wall time.
+async fn create_documents(
+    bases: &[String],
+    token: &str,
+    clients: usize,
+    documents: usize,
+) -> Duration {
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for client in 0..clients {
+        let base = bases[client % bases.len()].clone();
+        let token = token.to_owned();
+        let count = documents / clients + usize::from(client < documents % clients);
+        tasks.push(tokio::spawn(async move {
+            let first = DocumentId::random();
+            let mut peer =
+                Peer::connect(&base, &token, &format!("peer-bench-{client}"), first).await;
+            let mut docs: std::collections::HashMap<DocumentId, (Automerge, sync::State)> =
+                std::collections::HashMap::new();
+            for n in 0..count {
+                let id = if n == 0 { first } else { DocumentId::random() };
+                let mut doc = Automerge::new();
+                doc.transact::<_, _, automerge::AutomergeError>(|tx| {
+                    tx.put(automerge::ROOT, "title", format!("document {n}"))?;
+                    tx.put(automerge::ROOT, "n", n as i64)?;
+                    tx.put(automerge::ROOT, "done", false)?;
+                    Ok(())
+                })
+                .unwrap();
+                let mut state = sync::State::new();
+                let message = doc.generate_sync_message(&mut state).unwrap();
+                peer.send(Message::Sync {
+                    sender_id: peer.id.clone(),
+                    target_id: peer.server.clone(),
+                    document_id: id,
+                    data: message.encode(),
+                })
+                .await;
+                docs.insert(id, (doc, state));
+            }
+            let mut acknowledged = 0;
+            while acknowledged < count {
+                let Some(message) = peer.recv(Duration::from_secs(60)).await else {
+                    panic!("the server went quiet with {acknowledged} of {count} acknowledged");
+                };
+                let Message::Sync {
+                    document_id, data, ..
+                } = message
+                else {
+                    continue;
+                };
+                let (doc, state) = docs.get_mut(&document_id).unwrap();
+                let before = state.their_heads.as_deref() == Some(&doc.get_heads()[..]);
+                doc.receive_sync_message(state, sync::Message::decode(&data).unwrap())
+                    .unwrap();
+                if !before && state.their_heads.as_deref() == Some(&doc.get_heads()[..]) {
+                    acknowledged += 1;
+                }
+                if let Some(reply) = doc.generate_sync_message(state) {
+                    peer.send(Message::Sync {
+                        sender_id: peer.id.clone(),
+                        target_id: peer.server.clone(),
+                        document_id,
+                        data: reply.encode(),
+                    })
+                    .await;
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        task.await.unwrap();
+    }
+    started.elapsed()
+}
+
+/// Throughput of the reshaped workload 1 on sled, on one instance on PostgreSQL and on three:
+/// medians of `PASSERELLE_BENCH_RUNS` (3) runs, printed with the servers' CPU and that of the
+/// database's backends. Run by hand (docs/BENCHMARKS.md):
+/// `cargo test --release -p passerelle-server --test it cluster::throughput -- --ignored --nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement; run by hand"]
+async fn throughput_of_one_and_three_instances() {
+    let runs: usize = std::env::var("PASSERELLE_BENCH_RUNS")
+        .ok()
+        .and_then(|r| r.parse().ok())
+        .unwrap_or(3);
+    let documents = 1_000;
+    let clients = 3;
+    for setup in [
+        "sled, 1 instance",
+        "PostgreSQL, 1 instance",
+        "PostgreSQL, 3 instances",
+    ] {
+        let mut walls = Vec::new();
+        let mut server_cpu = Vec::new();
+        let mut database_cpu = Vec::new();
+        let mut commit_counts = Vec::new();
+        for _ in 0..runs {
+            let dir = tempfile::tempdir().unwrap();
+            let (servers, token, db, _keep) = if setup.starts_with("sled") {
+                let data = dir.path().join("sled");
+                let out = common::run(
+                    &["user", "add", "bench", "--org", "bench", "--role", "editor"],
+                    &data,
+                );
+                assert!(out.status.success(), "{}", common::stderr(&out));
+                let token = common::stdout(&out)
+                    .lines()
+                    .last()
+                    .unwrap()
+                    .trim()
+                    .to_owned();
+                let server = ServeProcess::start_with(&data, &["--evict-idle-secs", "1"]);
+                (vec![server], token, None, None)
+            } else {
+                let Some(cluster) =
+                    Instances::start("throughput", if setup.contains('3') { 3 } else { 1 })
+                else {
+                    return;
+                };
+                let token = cluster.user("bench", "bench", "editor");
+                let Instances { db, dir, servers } = cluster;
+                (
+                    servers.into_iter().flatten().collect(),
+                    token,
+                    Some(db),
+                    Some(dir),
+                )
+            };
+            let bases: Vec<String> = servers
+                .iter()
+                .map(|s| format!("http://{}", s.address))
+                .collect();
+            let pids: Vec<u32> = servers.iter().filter_map(ServeProcess::pid).collect();
+            let backend_pids = match &db {
+                Some(db) => backends(db.url(), db.name()).await,
+                None => Vec::new(),
+            };
+            let cpu = |pids: &[u32]| pids.iter().map(|p| cpu_seconds(*p)).sum::<f64>();
+            let (server_before, database_before) = (cpu(&pids), cpu(&backend_pids));
+            let commits_before = match &db {
+                Some(db) => commits(db.url(), db.name()).await,
+                None => 0,
+            };
+            let wall = create_documents(&bases, &token, clients, documents).await;
+            // Deferred work (compaction, feed rows) counts: wait until the servers are quiet.
+            let mut last = cpu(&pids);
+            loop {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                let now = cpu(&pids);
+                if now - last < 0.01 {
+                    break;
+                }
+                last = now;
+            }
+            walls.push(wall.as_secs_f64());
+            server_cpu.push(cpu(&pids) - server_before);
+            database_cpu.push(cpu(&backend_pids) - database_before);
+            if let Some(db) = &db {
+                // Let the statistics catch up.
+                tokio::time::sleep(Duration::from_millis(1_500)).await;
+                commit_counts.push((commits(db.url(), db.name()).await - commits_before) as f64);
+            }
+            drop(servers);
+            drop(db);
+        }
+        let median = |values: &mut Vec<f64>| {
+            values.sort_by(|a, b| a.partial_cmp(b).unwrap());
+            values[values.len() / 2]
+        };
+        let wall = median(&mut walls);
+        let committed = if commit_counts.is_empty() {
+            String::new()
+        } else {
+            format!(", {:.0} transactions committed", median(&mut commit_counts))
+        };
+        eprintln!(
+            "{setup}: {documents} documents by {clients} clients in {wall:.2} s ({:.0} documents/s), \
+             server CPU {:.2} s, database backends' CPU {:.2} s{committed} (medians of {runs})",
+            documents as f64 / wall,
+            median(&mut server_cpu),
+            median(&mut database_cpu),
+        );
+    }
+}
