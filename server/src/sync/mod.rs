@@ -16,8 +16,8 @@ use passerelle_store::{DocStore, Storage, StorageError, StorageKey};
 
 pub use batch_http::{ChangedDocument, ChangesResponse, MAX_BATCH_DOCUMENTS};
 pub use feed::{ChangeFeed, Cursor, CursorError, SAVED_FEED_KEY, Since, discard_saved};
-pub(crate) use hub::Claimed;
 pub(crate) use feed::{SharedEntry, ToShared};
+pub(crate) use hub::Claimed;
 pub use hub::{Hub, HubConfig};
 pub use metrics::Metrics;
 
