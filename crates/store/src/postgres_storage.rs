@@ -229,7 +229,7 @@ impl PostgresStorage {
         };
         // Opens a first connection (creating the schema), so that a wrong URL, an unreachable
         // server or a newer schema is an error here rather than at the first write.
-        storage.run(|_, _| Ok(()))?;
+        storage.run(false, |_, _| Ok(()))?;
         Ok(storage)
     }
 
@@ -245,25 +245,34 @@ impl PostgresStorage {
         &self.display_url
     }
 
-    /// Runs `work` on a worker's connection and waits for its answer.
+    /// Runs `work` on a worker's connection and waits for its answer. With `retry_if_lost`
+    /// (reads), work that fails because the connection was lost under it (a PostgreSQL
+    /// restart, a terminated backend) runs once more on a new connection: each worker only
+    /// learns that its connection is dead when it next uses it.
     fn run<R: Send + 'static>(
         &self,
-        work: impl FnOnce(&mut Client, &Statements) -> Result<R, Failure> + Send + 'static,
+        retry_if_lost: bool,
+        work: impl Fn(&mut Client, &Statements) -> Result<R, Failure> + Send + 'static,
     ) -> Result<R, StorageError> {
         let (answer, answered) = mpsc::sync_channel(1);
         let job: Job = Box::new(move |connection: &mut Connection| {
             let host = connection.host.clone();
             // A failed statement leaves a live connection usable; a dead one is reopened at
             // the next call (`Connection::client`).
-            let result = match connection.client() {
-                Ok((client, statements)) => {
-                    work(client, statements).map_err(|failure| match failure {
-                        Failure::Db(error) => db_error(&host, error),
-                        Failure::Storage(error) => error,
-                    })
-                }
-                Err(error) => Err(error),
+            let attempt = |connection: &mut Connection| match connection.client() {
+                Ok((client, statements)) => work(client, statements),
+                Err(error) => Err(Failure::Storage(error)),
             };
+            let mut result = attempt(connection);
+            if retry_if_lost && matches!(&result, Err(Failure::Db(error)) if connection_lost(error))
+            {
+                connection.open = None;
+                result = attempt(connection);
+            }
+            let result = result.map_err(|failure| match failure {
+                Failure::Db(error) => db_error(&host, error),
+                Failure::Storage(error) => error,
+            });
             // The caller waits for this answer, so it cannot have gone.
             let _ = answer.send(result);
         });
@@ -275,6 +284,15 @@ impl PostgresStorage {
             .map_err(|_| gone())?;
         answered.recv().map_err(|_| gone())?
     }
+}
+
+/// Whether `error` says the connection is gone (closed, or its backend ended by the server:
+/// SQLSTATE class 57, operator intervention), rather than that a statement failed.
+fn connection_lost(error: &postgres::Error) -> bool {
+    error.is_closed()
+        || error
+            .as_db_error()
+            .is_some_and(|db| db.code().code().starts_with("57"))
 }
 
 /// What a call's work can fail with: PostgreSQL (named with its host by [`PostgresStorage::run`])
@@ -519,7 +537,7 @@ fn range(prefix: &StorageKey) -> (Vec<u8>, Option<Vec<u8>>) {
 impl Storage for PostgresStorage {
     fn get(&self, key: &StorageKey) -> Result<Option<Vec<u8>>, StorageError> {
         let key = key.clone();
-        self.run(move |client, statements| {
+        self.run(true, move |client, statements| {
             let row = client.query_opt(&statements.get, &[&key.to_ordered_bytes()])?;
             match row {
                 Some(row) => Ok(Some(frame::open(&key, row.get::<_, &[u8]>(0))?)),
@@ -530,7 +548,7 @@ impl Storage for PostgresStorage {
 
     fn scan_prefix(&self, prefix: &StorageKey) -> Result<Vec<(StorageKey, Vec<u8>)>, StorageError> {
         let (start, end) = range(prefix);
-        self.run(move |client, statements| {
+        self.run(true, move |client, statements| {
             let rows = match &end {
                 Some(end) => client.query(&statements.scan, &[&start, end]),
                 None => client.query(&statements.scan_to_end, &[&start]),
@@ -549,7 +567,7 @@ impl Storage for PostgresStorage {
 
     fn keys_with_prefix(&self, prefix: &StorageKey) -> Result<Vec<StorageKey>, StorageError> {
         let (start, end) = range(prefix);
-        self.run(move |client, statements| {
+        self.run(true, move |client, statements| {
             let rows = match &end {
                 Some(end) => client.query(&statements.keys, &[&start, end]),
                 None => client.query(&statements.keys_to_end, &[&start]),
@@ -569,7 +587,7 @@ impl Storage for PostgresStorage {
             return Ok(());
         }
         let writes = final_writes(batch);
-        self.run(move |client, statements| {
+        self.run(false, move |client, statements| {
             let mut tries = 0;
             loop {
                 match write_batch(client, statements, &writes) {
