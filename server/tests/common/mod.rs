@@ -230,3 +230,25 @@ impl Drop for ServeProcess {
         }
     }
 }
+
+/// `GET BASE/v1/changes` as `token`, from `since` (none: from the start), long-polling up to
+/// `wait` seconds; asserts a 200.
+pub(crate) async fn changes(
+    base: &str,
+    token: &str,
+    since: Option<&str>,
+    wait: u64,
+) -> passerelle_server::sync::ChangesResponse {
+    let mut url = format!("{base}/v1/changes?wait={wait}");
+    if let Some(since) = since {
+        url.push_str(&format!("&since={since}"));
+    }
+    let response = reqwest::Client::new()
+        .get(url)
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    serde_json::from_slice(&response.bytes().await.unwrap()).unwrap()
+}

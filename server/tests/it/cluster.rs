@@ -15,13 +15,12 @@ use automerge::{Automerge, ChangeHash, ReadDoc};
 use futures_util::{SinkExt, StreamExt};
 use passerelle_core::batch::{self, DocumentDelta, SyncRequest, SyncResponse};
 use passerelle_core::{DecodeLimits, DocumentId, Message, PeerId, PeerMetadata};
-use passerelle_server::sync::ChangesResponse;
 use passerelle_store::testing::TestDatabase;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message as Frame;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-use crate::common::{self, ServeProcess};
+use crate::common::{self, ServeProcess, changes};
 
 /// Instances sharing one database, each with a data directory of its own.
 struct Instances {
@@ -233,21 +232,6 @@ fn value(doc: &Automerge, key: &str) -> Option<i64> {
     doc.get(automerge::ROOT, key)
         .unwrap()
         .and_then(|(v, _)| v.as_scalar().and_then(|s| s.as_i64()))
-}
-
-async fn changes(base: &str, token: &str, since: Option<&str>, wait: u64) -> ChangesResponse {
-    let mut url = format!("{base}/v1/changes?wait={wait}");
-    if let Some(since) = since {
-        url.push_str(&format!("&since={since}"));
-    }
-    let response = reqwest::Client::new()
-        .get(url)
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    serde_json::from_slice(&response.bytes().await.unwrap()).unwrap()
 }
 
 /// One batch sync of `doc` (all of it); the reply's changes are merged into it. `None` when

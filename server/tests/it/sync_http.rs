@@ -95,21 +95,6 @@ async fn sync(server: &Server, token: &str, docs: &mut [(DocumentId, Automerge)]
     response
 }
 
-async fn changes(server: &Server, token: &str, since: Option<&str>, wait: u64) -> ChangesResponse {
-    let mut url = format!("{}/v1/changes?wait={wait}", server.base);
-    if let Some(since) = since {
-        url.push_str(&format!("&since={since}"));
-    }
-    let response = reqwest::Client::new()
-        .get(url)
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    serde_json::from_slice(&response.bytes().await.unwrap()).unwrap()
-}
-
 fn doc_with(key: &str, value: i64) -> Automerge {
     let mut doc = Automerge::new();
     let mut tx = doc.transaction();
@@ -285,7 +270,7 @@ async fn the_changes_feed_lists_only_what_changed_and_what_the_caller_may_read()
     sync(&server, &oujda, &mut oujda_docs).await;
 
     // First call: a reset listing everything visible to the caller, and nothing else.
-    let first = changes(&server, &lille, None, 0).await;
+    let first = common::changes(&server.base, &lille, None, 0).await;
     assert!(first.reset);
     let mut listed: Vec<String> = first.documents.iter().map(|d| d.id.clone()).collect();
     listed.sort();
@@ -294,7 +279,7 @@ async fn the_changes_feed_lists_only_what_changed_and_what_the_caller_may_read()
     assert_eq!(listed, expected);
 
     // Nothing changed since: empty.
-    let quiet = changes(&server, &lille, Some(&first.cursor), 0).await;
+    let quiet = common::changes(&server.base, &lille, Some(&first.cursor), 0).await;
     assert!(!quiet.reset && quiet.documents.is_empty());
 
     // A long poll returns as soon as a document changes, with its new heads; changes to
