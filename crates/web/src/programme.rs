@@ -5,7 +5,7 @@
 
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::Response;
 use maud::Markup;
 use passerelle_core::DocumentId;
 use passerelle_model::Document;
@@ -16,7 +16,7 @@ use crate::lang::Lang;
 use crate::pages::dashboard::{Opened, listed_title};
 use crate::pages::{self, Reference};
 use crate::routes::{
-    Asker, DASHBOARD_LIMIT, Meta, WebState, asker, html_page, internal, lang_of, open,
+    DASHBOARD_LIMIT, Meta, WebState, html_page, internal, lang_of, open, reader_of,
 };
 
 /// The most references of one document resolved (each is a document read); the others are
@@ -33,9 +33,8 @@ async fn listing<B: Backend>(
 ) -> Response {
     let lang = lang_of(headers);
     let sync = state.backend.sync_view();
-    let asker: Asker<B::Reader> = match asker(state, headers, true).await {
-        Ok(Some(asker)) => asker,
-        Ok(None) => return Redirect::to("/").into_response(),
+    let asker = match reader_of(state, headers).await {
+        Ok(asker) => asker,
         Err(response) => return response,
     };
     let docs = match state

@@ -10,7 +10,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{IntoResponse, Response};
 use maud::Markup;
 use passerelle_core::DocumentId;
 use passerelle_model::{DocType, Document};
@@ -18,12 +18,12 @@ use passerelle_report::{Period, PeriodicReport, ReportError, Source, Sources};
 
 use crate::backend::Backend;
 use crate::lang::Lang;
-use crate::pages::dashboard::Opened;
+use crate::pages::dashboard::{Opened, listed_title};
 use crate::pages::history::{self as hist, Recent};
 use crate::pages::reports::{self as rep, Format};
 use crate::pages::{self, title_of};
 use crate::routes::{
-    Asker, DASHBOARD_LIMIT, Meta, WebState, asker, html_page, internal, lang_of, not_found, open,
+    DASHBOARD_LIMIT, Meta, WebState, html_page, internal, lang_of, not_found, open, reader_of,
 };
 
 /// The most documents the public page shows.
@@ -75,17 +75,6 @@ async fn public_page<B: Backend>(state: &WebState<B>, lang: Lang) -> Response {
     )
 }
 
-/// The reader, or the answer to send instead (sign in first).
-async fn reader_of<B: Backend>(
-    state: &WebState<B>,
-    headers: &HeaderMap,
-) -> Result<Asker<B::Reader>, Response> {
-    match asker(state, headers, true).await? {
-        Some(asker) => Ok(asker),
-        None => Err(Redirect::to("/").into_response()),
-    }
-}
-
 /// `GET /doc/{id}/history`.
 pub(crate) async fn history<B: Backend>(
     State(state): State<WebState<B>>,
@@ -111,10 +100,7 @@ pub(crate) async fn history<B: Backend>(
         Err(error) => return internal(error),
     };
     let mut opened = open(id, doc);
-    let title = match &opened.typed {
-        Ok(doc) => title_of(lang, doc),
-        Err(_) => id.to_string(),
-    };
+    let title = listed_title(lang, &opened);
     let rows = hist::changes(
         &mut opened.doc,
         authors.remove(&id).as_ref(),
@@ -143,15 +129,11 @@ pub(crate) async fn recent_changes<B: Backend>(
     lang: Lang,
     opened: &mut [Opened],
 ) -> Result<Markup, Response> {
-    let title_in = |o: &Opened| match &o.typed {
-        Ok(doc) => title_of(lang, doc),
-        Err(_) => o.id.to_string(),
-    };
     let ids = opened.iter().map(|o| o.id).collect();
     let authors = state.backend.authors(reader, ids).await.map_err(internal)?;
     let mut rows = Vec::new();
     for o in opened.iter_mut() {
-        let title = title_in(o);
+        let title = listed_title(lang, o);
         for row in hist::changes(&mut o.doc, authors.get(&o.id), hist::RECENT) {
             rows.push(Recent {
                 id: o.id,

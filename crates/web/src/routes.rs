@@ -160,6 +160,17 @@ pub(crate) struct Asker<R> {
     signed_in: bool,
 }
 
+/// The reader, or the answer to send instead (sign in first).
+pub(crate) async fn reader_of<B: Backend>(
+    state: &WebState<B>,
+    headers: &HeaderMap,
+) -> Result<Asker<B::Reader>, Response> {
+    match asker(state, headers, true).await? {
+        Some(asker) => Ok(asker),
+        None => Err(Redirect::to("/").into_response()),
+    }
+}
+
 /// The reader of this request, or `None` when it must sign in first.
 pub(crate) async fn asker<B: Backend>(
     state: &WebState<B>,
@@ -467,9 +478,8 @@ async fn document_page<B: Backend>(
 ) -> Response {
     let lang = lang_of(&headers);
     let sync = state.backend.sync_view();
-    let asker = match asker(&state, &headers, true).await {
-        Ok(Some(asker)) => asker,
-        Ok(None) => return Redirect::to("/").into_response(),
+    let asker = match reader_of(&state, &headers).await {
+        Ok(asker) => asker,
         Err(response) => return response,
     };
     let Ok(id) = id.parse::<DocumentId>() else {
