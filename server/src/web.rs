@@ -100,26 +100,10 @@ impl ServerPages {
     /// [`ServerPages::published`] calls it, and only published views leave that method.
     async fn read_for_public(&self, id: DocumentId) -> Result<Option<AutoCommit>, BackendError> {
         let reader = Self::public_reader()?;
-        let from: PeerId = "public~web".parse().map_err(BackendError::new)?;
-        let request = DeltaRequest {
-            request: 0,
-            from: from.clone(),
-            document_id: id,
-            heads: Vec::new(),
-            changes: Vec::new(),
-            may_write: false,
-        };
-        let outcome = self.sync.hub.delta(request, reader).await;
-        self.sync.hub.delta_done(from).await;
-        match outcome.ok_or_else(|| BackendError::new("the sync hub is gone (shutting down)"))? {
-            DeltaOutcome::Synced { changes, .. } if !changes.is_empty() => {
-                AutoCommit::load(&changes)
-                    .map(Some)
-                    .map_err(BackendError::new)
-            }
-            DeltaOutcome::Synced { .. } | DeltaOutcome::Unavailable => Ok(None),
-            DeltaOutcome::Failed(message) => Err(BackendError::new(message)),
-        }
+        document_in(
+            self.delta(&reader, id, Vec::new(), Vec::new(), false)
+                .await?,
+        )
     }
 
     /// The ids of every document in the store (one listing, off the runtime's threads).
@@ -195,6 +179,17 @@ impl ServerPages {
     }
 }
 
+/// The document a read-only delta brought back (a `save()`: the reader had nothing), if any.
+fn document_in(outcome: DeltaOutcome) -> Result<Option<AutoCommit>, BackendError> {
+    match outcome {
+        DeltaOutcome::Synced { changes, .. } if !changes.is_empty() => AutoCommit::load(&changes)
+            .map(Some)
+            .map_err(BackendError::new),
+        DeltaOutcome::Synced { .. } | DeltaOutcome::Unavailable => Ok(None),
+        DeltaOutcome::Failed(message) => Err(BackendError::new(message)),
+    }
+}
+
 impl Backend for ServerPages {
     type Reader = Principal;
 
@@ -242,18 +237,10 @@ impl Backend for ServerPages {
         if self.access(reader, id).await? < Access::Read {
             return Ok(None);
         }
-        match self
-            .delta(reader, id, Vec::new(), Vec::new(), false)
-            .await?
-        {
-            DeltaOutcome::Synced { changes, .. } if !changes.is_empty() => {
-                AutoCommit::load(&changes)
-                    .map(Some)
-                    .map_err(BackendError::new)
-            }
-            DeltaOutcome::Synced { .. } | DeltaOutcome::Unavailable => Ok(None),
-            DeltaOutcome::Failed(message) => Err(BackendError::new(message)),
-        }
+        document_in(
+            self.delta(reader, id, Vec::new(), Vec::new(), false)
+                .await?,
+        )
     }
 
     async fn may_read(&self, reader: &Principal, id: DocumentId) -> Result<bool, BackendError> {
