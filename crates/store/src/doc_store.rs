@@ -415,15 +415,22 @@ impl DocStore {
     /// The document's chunks, snapshots first, each checked against the hash in its key. The
     /// caller holds the document's lock.
     fn read_chunks(&self, doc: &DocumentId) -> Result<Vec<Chunk>, StorageError> {
-        let mut chunks = Vec::new();
-        for kind in [SNAPSHOT, INCREMENTAL] {
-            let prefix = StorageKey::from_valid_components(vec![doc.to_string(), kind.to_owned()]);
-            for (key, bytes) in self.storage.scan_prefix(&prefix)? {
-                check_chunk(&key, &bytes)?;
-                chunks.push(Chunk { key, bytes });
-            }
+        // One scan of the document's keys (one read of a networked store, and one consistent
+        // view there), snapshots put first.
+        let prefix = StorageKey::from_valid_components(vec![doc.to_string()]);
+        let (mut snapshots, mut incrementals) = (Vec::new(), Vec::new());
+        for (key, bytes) in self.storage.scan_prefix(&prefix)? {
+            let kind = match key.components() {
+                [_, kind, ..] if kind == SNAPSHOT => &mut snapshots,
+                [_, kind, ..] if kind == INCREMENTAL => &mut incrementals,
+                // Its meta values (`put_meta`), read on their own.
+                _ => continue,
+            };
+            check_chunk(&key, &bytes)?;
+            kind.push(Chunk { key, bytes });
         }
-        Ok(chunks)
+        snapshots.append(&mut incrementals);
+        Ok(snapshots)
     }
 }
 

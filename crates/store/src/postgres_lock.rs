@@ -10,7 +10,7 @@
 use std::sync::mpsc;
 use std::sync::{Mutex, PoisonError};
 
-use postgres::{Client, NoTls};
+use postgres::{Client, NoTls, Statement};
 use sha2::{Digest, Sha256};
 
 use crate::StorageError;
@@ -87,39 +87,69 @@ impl Drop for PostgresLocks {
     }
 }
 
+/// The lock connection with its two statements, prepared once (a statement sent as text is
+/// parsed again at every call, a round trip more).
+struct LockClient {
+    client: Client,
+    try_lock: Statement,
+    unlock: Statement,
+}
+
+impl LockClient {
+    fn connect(config: &postgres::Config, host: &str) -> Result<Self, StorageError> {
+        let failed = |error: postgres::Error| {
+            StorageError::Io(format!(
+                "could not connect to PostgreSQL at {host}: {error}"
+            ))
+        };
+        let mut client = config.connect(NoTls).map_err(failed)?;
+        let try_lock = client
+            .prepare("SELECT pg_try_advisory_lock($1)")
+            .map_err(failed)?;
+        let unlock = client
+            .prepare("SELECT pg_advisory_unlock($1)")
+            .map_err(failed)?;
+        Ok(Self {
+            client,
+            try_lock,
+            unlock,
+        })
+    }
+}
+
 fn hold_locks(config: &postgres::Config, host: &str, jobs: &mpsc::Receiver<LockJob>) {
-    let mut client: Option<Client> = None;
+    let mut connection: Option<LockClient> = None;
     while let Ok(job) = jobs.recv() {
-        if client.as_ref().is_some_and(Client::is_closed) {
-            client = None;
+        if connection
+            .as_ref()
+            .is_some_and(|open| open.client.is_closed())
+        {
+            connection = None;
         }
         match job {
             LockJob::TryLock(key, answer) => {
                 let result = (|| {
-                    if client.is_none() {
-                        client = Some(config.connect(NoTls).map_err(|error| {
-                            StorageError::Io(format!(
-                                "could not connect to PostgreSQL at {host}: {error}"
-                            ))
-                        })?);
+                    if connection.is_none() {
+                        connection = Some(LockClient::connect(config, host)?);
                     }
-                    let connected = client.as_mut().expect("connected above");
-                    let row = connected
-                        .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
+                    let open = connection.as_mut().expect("connected above");
+                    let row = open
+                        .client
+                        .query_one(&open.try_lock, &[&key])
                         .map_err(|e| StorageError::Io(format!("PostgreSQL at {host}: {e}")))?;
                     Ok(row.get::<_, bool>(0))
                 })();
                 if result.is_err() {
-                    client = None;
+                    connection = None;
                 }
                 let _ = answer.send(result);
             }
             LockJob::Unlock(key) => {
-                if let Some(connected) = client.as_mut()
-                    && let Err(error) = connected.execute("SELECT pg_advisory_unlock($1)", &[&key])
+                if let Some(open) = connection.as_mut()
+                    && let Err(error) = open.client.execute(&open.unlock, &[&key])
                 {
                     tracing::warn!("could not release a PostgreSQL advisory lock: {error}");
-                    client = None;
+                    connection = None;
                 }
             }
         }

@@ -17,10 +17,16 @@
 //! with the clients on threads of their own, [`PostgresStorage`] can be called from anywhere
 //! (blocking, like sled) and dropped anywhere, and the server's call paths need no audit for
 //! it. A lost connection is reopened by its worker at the next call.
+//!
+//! Group commit: [`Storage::apply_deferred`] only records the batch in memory, where this
+//! process's reads find it at once; [`Storage::flush`] commits everything recorded so far in
+//! one transaction (one statement when it only puts). The server's writer applies a whole
+//! group of appends and authorship records, then flushes once, so a group costs one commit
+//! and one round trip instead of one of each per write.
 
 use std::collections::BTreeMap;
 use std::sync::mpsc;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -52,13 +58,18 @@ const SCHEMA_LOCK_KEY: i64 = 0x7073_6c2d_6b76;
 
 /// A [`Storage`] in a PostgreSQL database, which several processes may use at once.
 ///
-/// - [`Storage::apply`] and [`Storage::apply_deferred`] run the batch as one transaction
-///   (a batch of one write: one statement), committed with PostgreSQL's default
-///   `synchronous_commit`, so both return only once the batch is durable;
-///   [`Storage::flush`] therefore has nothing left to do. Batches from several processes
-///   writing the same keys are safe: puts are `INSERT … ON CONFLICT DO UPDATE`, and a
-///   transaction PostgreSQL aborts on a deadlock is tried again.
-/// - Reads see committed data only; a scan is one statement, a consistent snapshot.
+/// - [`Storage::apply_deferred`] keeps the batch in memory (see the module's "group
+///   commit"): this process's reads see it at once, other processes once a later
+///   [`Storage::flush`] has committed it. [`Storage::flush`] commits every batch kept so far
+///   in one transaction, with PostgreSQL's default `synchronous_commit`, so it returns once
+///   they are durable; [`Storage::apply`] is a deferred batch and a flush. A failed commit
+///   keeps the batches for the next flush (nothing accepted is dropped because the database
+///   was briefly away); dropping the storage flushes what is left. Batches from several
+///   processes writing the same keys are safe: puts are `INSERT … ON CONFLICT DO UPDATE`,
+///   rows are locked in key order, and a transaction PostgreSQL aborts on a deadlock is
+///   tried again.
+/// - Reads see committed data and this process's uncommitted batches; a scan's database part
+///   is one statement, a consistent snapshot.
 /// - [`Storage::is_shared`] is `true`: other processes may change the data at any time.
 ///
 /// The schema is created on connect if missing; a newer schema version is refused.
@@ -69,6 +80,29 @@ pub struct PostgresStorage {
     workers: Vec<JoinHandle<()>>,
     /// Advisory locks ([`Storage::try_lock`]), on a connection of their own.
     locks: crate::postgres_lock::PostgresLocks,
+    /// Batches applied and not yet committed.
+    pending: Mutex<Pending>,
+    /// The number of the last batch committed; held while a flush commits, so that a flush
+    /// that must wait for another's commit waits rather than returns early.
+    committed: Mutex<u64>,
+}
+
+/// A framed value to store, or `None` to delete: shared between the pending writes and a
+/// commit under way.
+type Value = Option<Arc<Vec<u8>>>;
+
+/// A key (ordered bytes) and what to write there.
+type Write = (Vec<u8>, Value);
+
+/// Batches applied with [`Storage::apply_deferred`] and not yet committed: the newest write
+/// of each key (its framed value, or `None` for a deletion) with the number of the batch
+/// that made it. Applying the newest write of each key is the same as applying the batches
+/// in order, and committing them all in one transaction keeps each batch whole.
+#[derive(Default)]
+struct Pending {
+    writes: BTreeMap<Vec<u8>, (u64, Value)>,
+    /// The number of the last batch applied (batches are numbered from 1).
+    applied: u64,
 }
 
 impl std::fmt::Debug for PostgresStorage {
@@ -226,6 +260,8 @@ impl PostgresStorage {
             jobs: Some(sender),
             workers,
             locks: crate::postgres_lock::PostgresLocks::new(config.clone(), host.clone()),
+            pending: Mutex::new(Pending::default()),
+            committed: Mutex::new(0),
         };
         // Opens a first connection (creating the schema), so that a wrong URL, an unreachable
         // server or a newer schema is an error here rather than at the first write.
@@ -376,6 +412,12 @@ fn work(mut connection: Connection, jobs: &Mutex<mpsc::Receiver<Job>>) {
 
 impl Drop for PostgresStorage {
     fn drop(&mut self) {
+        if let Err(error) = self.flush() {
+            tracing::error!(
+                "could not commit the last writes to PostgreSQL at {}: {error}",
+                self.display_url
+            );
+        }
         // Closing the channel ends every worker after its current job; each closes its
         // connection on its own thread.
         self.jobs = None;
@@ -462,10 +504,10 @@ pub fn display_url(url: &str) -> String {
     shown
 }
 
-/// The last write of each key in `batch`, in key order: applying these is the same as
-/// applying the batch's writes in order. (PostgreSQL refuses an `INSERT … ON CONFLICT` that
-/// touches one row twice, and key order keeps the row locks of concurrent batches in one
-/// order.)
+/// The last write of each key in `batch`, in key order, values framed: applying these is the
+/// same as applying the batch's writes in order. (PostgreSQL refuses an `INSERT … ON
+/// CONFLICT` that touches one row twice, and key order keeps the row locks of concurrent
+/// batches in one order.)
 fn final_writes(batch: Batch) -> BTreeMap<Vec<u8>, Option<Vec<u8>>> {
     let mut writes = BTreeMap::new();
     for op in batch.ops {
@@ -487,20 +529,16 @@ fn is_retryable(error: &postgres::Error) -> bool {
     )
 }
 
-fn write_batch(
+/// Writes to commit, keys ascending.
+type Writes = [Write];
+
+/// Commits `writes` in one transaction: one statement when there is no deletion (a statement
+/// is a transaction of its own, and it locks its rows in the order given, key order).
+fn write_all(
     client: &mut Client,
     statements: &Statements,
-    writes: &BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+    writes: &Writes,
 ) -> Result<(), postgres::Error> {
-    if writes.len() == 1 {
-        // One statement is a transaction of its own.
-        let (key, value) = writes.iter().next().expect("one write");
-        match value {
-            Some(value) => client.execute(&statements.put, &[key, value])?,
-            None => client.execute(&statements.delete, &[key])?,
-        };
-        return Ok(());
-    }
     let mut deleted: Vec<&[u8]> = Vec::new();
     let (mut keys, mut values): (Vec<&[u8]>, Vec<&[u8]>) = (Vec::new(), Vec::new());
     for (key, value) in writes {
@@ -512,15 +550,28 @@ fn write_batch(
             None => deleted.push(key),
         }
     }
-    let mut transaction = client.transaction()?;
-    // Lock the batch's existing rows in key order first: the delete and the insert below
-    // would otherwise lock them in two passes, which can deadlock with another process's
-    // batch of the same keys.
-    let all: Vec<&[u8]> = writes.keys().map(Vec::as_slice).collect();
-    transaction.execute(&statements.lock_many, &[&all])?;
-    if !deleted.is_empty() {
-        transaction.execute(&statements.delete_many, &[&deleted])?;
+    match (keys.as_slice(), values.as_slice(), deleted.as_slice()) {
+        ([key], [value], []) => {
+            client.execute(&statements.put, &[key, value])?;
+            return Ok(());
+        }
+        (_, _, []) => {
+            client.execute(&statements.put_many, &[&keys, &values])?;
+            return Ok(());
+        }
+        ([], _, [key]) => {
+            client.execute(&statements.delete, &[key])?;
+            return Ok(());
+        }
+        _ => {}
     }
+    let mut transaction = client.transaction()?;
+    // Lock the existing rows in key order first: the delete and the insert below would
+    // otherwise lock them in two passes, which can deadlock with another process's commit
+    // of the same keys.
+    let all: Vec<&[u8]> = writes.iter().map(|(key, _)| key.as_slice()).collect();
+    transaction.execute(&statements.lock_many, &[&all])?;
+    transaction.execute(&statements.delete_many, &[&deleted])?;
     if !keys.is_empty() {
         transaction.execute(&statements.put_many, &[&keys, &values])?;
     }
@@ -534,11 +585,104 @@ fn range(prefix: &StorageKey) -> (Vec<u8>, Option<Vec<u8>>) {
     (start, end)
 }
 
+impl PostgresStorage {
+    fn pending(&self) -> MutexGuard<'_, Pending> {
+        // Every update of `Pending` leaves it whole: a panic elsewhere cannot break it.
+        self.pending.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// The uncommitted writes of keys in `start..end` (to the end when `None`), in key order.
+    fn pending_in(&self, start: &[u8], end: Option<&[u8]>) -> Vec<Write> {
+        use std::ops::Bound;
+        let upper = end.map_or(Bound::Unbounded, Bound::Excluded);
+        self.pending()
+            .writes
+            .range::<[u8], _>((Bound::Included(start), upper))
+            .map(|(key, (_, value))| (key.clone(), value.clone()))
+            .collect()
+    }
+
+    /// Forgets every batch applied and not yet committed, as the end of the process would;
+    /// returns how many writes were pending. For simulations of a crash (the test suites'
+    /// `CrashStorage`); a server never calls it.
+    pub fn discard_pending(&self) -> usize {
+        let _committing = self
+            .committed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        std::mem::take(&mut self.pending().writes).len()
+    }
+
+    /// Commits `writes` (see [`write_all`]), trying again when PostgreSQL aborts the
+    /// transaction to break a deadlock with another process.
+    fn commit(&self, writes: Vec<Write>) -> Result<(), StorageError> {
+        self.run(false, move |client, statements| {
+            let mut tries = 0;
+            loop {
+                match write_all(client, statements, &writes) {
+                    Ok(()) => return Ok(()),
+                    Err(error) if is_retryable(&error) && tries < DEADLOCK_RETRIES => {
+                        tries += 1;
+                        tracing::debug!("a PostgreSQL commit was aborted ({error}); trying again");
+                        // Back off (2, 4, 8, … ms, plus 0–3 ms at random) so that
+                        // the writers that collided do not collide again.
+                        let jitter = std::time::SystemTime::now()
+                            .duration_since(std::time::UNIX_EPOCH)
+                            .map_or(0, |now| u64::from(now.subsec_micros() % 4));
+                        std::thread::sleep(Duration::from_millis((1 << tries) + jitter));
+                    }
+                    Err(error) => return Err(error.into()),
+                }
+            }
+        })
+    }
+}
+
+/// `entries` from the database (in key order) with the uncommitted writes of the same range
+/// laid over them: a pending put replaces or adds its key, a pending deletion removes it.
+fn overlay<T>(
+    entries: Vec<(StorageKey, T)>,
+    pending: Vec<Write>,
+    value: impl Fn(&StorageKey, &[u8]) -> Result<T, StorageError>,
+) -> Result<Vec<(StorageKey, T)>, StorageError> {
+    if pending.is_empty() {
+        return Ok(entries);
+    }
+    let mut merged: BTreeMap<Vec<u8>, (StorageKey, T)> = entries
+        .into_iter()
+        .map(|(key, value)| (key.to_ordered_bytes(), (key, value)))
+        .collect();
+    for (bytes, write) in pending {
+        match write {
+            Some(framed) => {
+                let key = StorageKey::from_ordered_bytes(&bytes)?;
+                let value = value(&key, &framed)?;
+                merged.insert(bytes, (key, value));
+            }
+            None => {
+                merged.remove(&bytes);
+            }
+        }
+    }
+    Ok(merged.into_values().collect())
+}
+
 impl Storage for PostgresStorage {
     fn get(&self, key: &StorageKey) -> Result<Option<Vec<u8>>, StorageError> {
+        let bytes = key.to_ordered_bytes();
+        // A write not yet committed is the newest this process knows. Looked up before the
+        // database: a flush removes a write from `pending` only once it is committed.
+        let pending = self
+            .pending()
+            .writes
+            .get(&bytes)
+            .map(|(_, value)| value.clone());
+        if let Some(write) = pending {
+            return write.map(|framed| frame::open(key, &framed)).transpose();
+        }
         let key = key.clone();
         self.run(true, move |client, statements| {
-            let row = client.query_opt(&statements.get, &[&key.to_ordered_bytes()])?;
+            let row = client.query_opt(&statements.get, &[&bytes])?;
             match row {
                 Some(row) => Ok(Some(frame::open(&key, row.get::<_, &[u8]>(0))?)),
                 None => Ok(None),
@@ -548,7 +692,8 @@ impl Storage for PostgresStorage {
 
     fn scan_prefix(&self, prefix: &StorageKey) -> Result<Vec<(StorageKey, Vec<u8>)>, StorageError> {
         let (start, end) = range(prefix);
-        self.run(true, move |client, statements| {
+        let pending = self.pending_in(&start, end.as_deref());
+        let entries = self.run(true, move |client, statements| {
             let rows = match &end {
                 Some(end) => client.query(&statements.scan, &[&start, end]),
                 None => client.query(&statements.scan_to_end, &[&start]),
@@ -562,12 +707,14 @@ impl Storage for PostgresStorage {
                 })
                 .collect();
             Ok(entries?)
-        })
+        })?;
+        overlay(entries, pending, frame::open)
     }
 
     fn keys_with_prefix(&self, prefix: &StorageKey) -> Result<Vec<StorageKey>, StorageError> {
         let (start, end) = range(prefix);
-        self.run(true, move |client, statements| {
+        let pending = self.pending_in(&start, end.as_deref());
+        let keys = self.run(true, move |client, statements| {
             let rows = match &end {
                 Some(end) => client.query(&statements.keys, &[&start, end]),
                 None => client.query(&statements.keys_to_end, &[&start]),
@@ -577,40 +724,61 @@ impl Storage for PostgresStorage {
                 .map(|row| StorageKey::from_ordered_bytes(row.get::<_, &[u8]>(0)))
                 .collect();
             Ok(keys?)
-        })
+        })?;
+        let keys = keys.into_iter().map(|key| (key, ())).collect();
+        Ok(overlay(keys, pending, |_, _| Ok(()))?
+            .into_iter()
+            .map(|(key, ())| key)
+            .collect())
     }
 
-    /// Applies the batch in one transaction, durable when this returns (see the type's doc).
+    /// Keeps the batch for the next flush; this process's reads see it at once (see the
+    /// type's doc).
     fn apply_deferred(&self, batch: Batch) -> Result<(), StorageError> {
         check_batch(&batch)?;
         if batch.is_empty() {
             return Ok(());
         }
         let writes = final_writes(batch);
-        self.run(false, move |client, statements| {
-            let mut tries = 0;
-            loop {
-                match write_batch(client, statements, &writes) {
-                    Ok(()) => return Ok(()),
-                    Err(error) if is_retryable(&error) && tries < DEADLOCK_RETRIES => {
-                        tries += 1;
-                        tracing::debug!("a PostgreSQL batch was aborted ({error}); trying again");
-                        // Back off (2, 4, 8, … ms, plus 0–3 ms at random) so that
-                        // the writers that collided do not collide again.
-                        let jitter = std::time::SystemTime::now()
-                            .duration_since(std::time::UNIX_EPOCH)
-                            .map_or(0, |now| u64::from(now.subsec_micros() % 4));
-                        std::thread::sleep(Duration::from_millis((1 << tries) + jitter));
-                    }
-                    Err(error) => return Err(error.into()),
-                }
-            }
-        })
+        let mut pending = self.pending();
+        pending.applied += 1;
+        let number = pending.applied;
+        for (key, value) in writes {
+            pending.writes.insert(key, (number, value.map(Arc::new)));
+        }
+        Ok(())
     }
 
-    /// Nothing to do: every batch was committed, and so made durable, before its `apply`
-    /// or `apply_deferred` returned.
+    /// Commits every batch applied so far in one transaction (all of them or none), and
+    /// waits for a commit already under way if it holds batches applied before the call.
     fn flush(&self) -> Result<(), StorageError> {
+        let wanted = self.pending().applied;
+        let mut committed = self
+            .committed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if *committed >= wanted {
+            return Ok(());
+        }
+        let (through, writes): (u64, Vec<_>) = {
+            let pending = self.pending();
+            let writes = pending
+                .writes
+                .iter()
+                .map(|(key, (_, value))| (key.clone(), value.clone()))
+                .collect();
+            (pending.applied, writes)
+        };
+        // On failure the writes stay pending: reads still see them, and the next flush
+        // commits them.
+        if !writes.is_empty() {
+            self.commit(writes)?;
+        }
+        *committed = through;
+        // Writes made since `through` stay pending for the next flush.
+        self.pending()
+            .writes
+            .retain(|_, (number, _)| *number > through);
         Ok(())
     }
 

@@ -124,9 +124,11 @@ pub trait Storage: Send + Sync + 'static {
         self.flush()
     }
 
-    /// Applies the batch atomically, visible to reads at once, durable once a later
-    /// [`Storage::flush`] (or [`Storage::apply`]) returns `Ok` (see "Group commit" above).
-    /// Refuses the same batches as [`Storage::apply`].
+    /// Applies the batch atomically, visible to this process's reads at once, durable once a
+    /// later [`Storage::flush`] (or [`Storage::apply`]) returns `Ok` (see "Group commit"
+    /// above). On a shared storage ([`Storage::is_shared`]) other processes may see it only
+    /// after that flush: a write they must see at once (one made under a [`Storage::try_lock`]
+    /// lock) uses [`Storage::apply`]. Refuses the same batches as [`Storage::apply`].
     fn apply_deferred(&self, batch: Batch) -> Result<(), StorageError>;
 
     /// Waits until every batch applied before the call is on stable storage.

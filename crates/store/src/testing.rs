@@ -86,6 +86,16 @@ impl TestDatabase {
     }
 }
 
+impl TestDatabase {
+    /// The one `bigint` that `sql` selects (a count, a sum), read on a thread of its own.
+    pub fn select_i64(&self, sql: &str) -> Result<i64, StorageError> {
+        let sql = sql.to_owned();
+        on_own_thread(&self.url, move |client| {
+            client.query_one(&sql, &[]).map(|row| row.get::<_, i64>(0))
+        })
+    }
+}
+
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         // `WITH (FORCE)` (PostgreSQL 13+) closes the connections a server under test left.
@@ -130,10 +140,10 @@ fn with_database(url: &str, name: &str) -> String {
 
 /// Connects to `url` and runs `work` on a thread of its own: `postgres::Client` panics on a
 /// thread that is inside a tokio runtime (an async test).
-fn on_own_thread(
+fn on_own_thread<T: Send + 'static>(
     url: &str,
-    work: impl FnOnce(&mut Client) -> Result<(), postgres::Error> + Send + 'static,
-) -> Result<(), StorageError> {
+    work: impl FnOnce(&mut Client) -> Result<T, postgres::Error> + Send + 'static,
+) -> Result<T, StorageError> {
     let url = url.to_owned();
     std::thread::spawn(move || {
         let shown = crate::display_url(&url);

@@ -472,8 +472,9 @@ impl AuthStore {
     /// several concurrent creators wins; the others get [`Refusal::DocumentExists`] and should
     /// then check their [`Operation::Write`] access like for any existing document.
     ///
-    /// The ACL is written without waiting for the disk ([`Storage::apply_deferred`]): it is
-    /// durable with the next flush of the storage, at the latest the one that makes the
+    /// The ACL is written without waiting for the disk ([`Storage::apply_deferred`]) on
+    /// storage one process holds (on shared storage it is committed at once, before the
+    /// lock across processes is let go): it is durable with the next flush of the storage, at the latest the one that makes the
     /// document's first content durable, which the sync paths wait for before acknowledging.
     /// Batches become durable in order, so a document's content never survives a crash
     /// without its ACL. Call [`AuthStore::flush`] if the ACL must be durable on its own.
@@ -498,7 +499,13 @@ impl AuthStore {
         let acl = DocumentAcl::new_for(creator);
         let mut batch = Batch::new();
         batch.put(key, encode(&acl));
-        self.storage.apply_deferred(batch)?;
+        if self.storage.is_shared() {
+            // Other processes see a deferred write only once it is flushed: the ACL must be
+            // in the database before the lock that makes this creator the only one is let go.
+            self.storage.apply(batch)?;
+        } else {
+            self.storage.apply_deferred(batch)?;
+        }
         self.acls().put(*doc, Some(acl.clone()));
         Ok(Ok(acl))
     }

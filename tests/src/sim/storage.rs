@@ -16,8 +16,9 @@ use passerelle_store::{Batch, Op, PostgresStorage, Storage, StorageError, Storag
 ///
 /// [`CrashStorage::on`] puts it over a real backend (PostgreSQL, for the simulation on
 /// `PASSERELLE_TEST_STORE=postgres`): reads and writes go to the backend, whose writes are
-/// durable when applied (PostgreSQL commits each batch), so a crash loses nothing; a cut
-/// power still makes writes and flushes fail until the next crash.
+/// durable once flushed (it commits its pending batches at a flush); a crash discards what
+/// it had not committed, as the end of the process would; a cut power still makes writes and
+/// flushes fail until the next crash.
 #[derive(Debug, Default)]
 pub struct CrashStorage {
     inner: Mutex<Inner>,
@@ -94,6 +95,10 @@ impl CrashStorage {
     /// applied since (at most all of them), each whole. The power comes back.
     pub fn crash(&self, keep: usize) {
         let mut inner = self.inner();
+        if let Some(backend) = &self.backend {
+            // PostgreSQL keeps what was committed, and loses the rest with the process.
+            backend.discard_pending();
+        }
         let pending = std::mem::take(&mut inner.pending);
         let keep = keep.min(pending.len());
         let mut state = inner.durable.clone();

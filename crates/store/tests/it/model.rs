@@ -16,12 +16,17 @@ type Model = BTreeMap<StorageKey, Vec<u8>>;
 enum Step {
     /// A batch of puts (`Some`) and deletes (`None`), in order.
     Apply(Vec<(StorageKey, Option<Vec<u8>>)>),
+    /// The same, without waiting for the disk: reads see it at once all the same.
+    ApplyDeferred(Vec<(StorageKey, Option<Vec<u8>>)>),
+    /// Makes every deferred batch durable.
+    Flush,
     /// The same batch with a put to the empty key added: the backend must refuse all of it.
     ApplyWithRootPut(Vec<(StorageKey, Option<Vec<u8>>)>),
     Get(StorageKey),
     Scan(StorageKey),
     Keys(StorageKey),
-    /// Close and reopen the store (a no-op for the memory store; PostgreSQL: new connections).
+    /// Flush, then close and reopen the store (a no-op for the memory store; PostgreSQL: new
+    /// connections).
     Reopen,
 }
 
@@ -55,7 +60,9 @@ fn batch() -> impl Strategy<Value = Vec<(StorageKey, Option<Vec<u8>>)>> {
 
 fn step() -> impl Strategy<Value = Step> {
     prop_oneof![
-        6 => batch().prop_map(Step::Apply),
+        4 => batch().prop_map(Step::Apply),
+        3 => batch().prop_map(Step::ApplyDeferred),
+        1 => Just(Step::Flush),
         1 => batch().prop_map(Step::ApplyWithRootPut),
         2 => key(1).prop_map(Step::Get),
         2 => key(0).prop_map(Step::Scan),
@@ -93,8 +100,12 @@ fn check_against_model(
     let mut model = Model::new();
     for step in steps {
         match step {
-            Step::Apply(writes) => {
-                storage.apply(to_batch(writes))?;
+            Step::Apply(writes) | Step::ApplyDeferred(writes) => {
+                if matches!(step, Step::Apply(_)) {
+                    storage.apply(to_batch(writes))?;
+                } else {
+                    storage.apply_deferred(to_batch(writes))?;
+                }
                 for (key, value) in writes {
                     match value {
                         Some(value) => model.insert(key.clone(), value.clone()),
@@ -119,10 +130,15 @@ fn check_against_model(
                     .collect();
                 prop_assert_eq!(storage.keys_with_prefix(prefix)?, expected);
             }
-            Step::Reopen => storage = reopen(storage),
+            Step::Flush => storage.flush()?,
+            Step::Reopen => {
+                storage.flush()?;
+                storage = reopen(storage);
+            }
         }
     }
-    // Whatever the last step, everything must still be there after a reopen.
+    // Whatever the last step, everything must still be there after a flush and a reopen.
+    storage.flush()?;
     let storage = reopen(storage);
     prop_assert_eq!(
         storage.scan_prefix(&StorageKey::root())?,

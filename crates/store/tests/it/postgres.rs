@@ -57,8 +57,8 @@ fn concurrent_batches_of_the_same_keys_from_several_storages() {
     assert!(values.iter().all(|v| v == &values[0]), "{values:?}");
 }
 
-/// A write from one storage is seen at once by another (no cache between them), and both say
-/// they are shared.
+/// A write from one storage is seen by another once committed (at once for `apply`, at the
+/// flush for `apply_deferred`), and both say they are shared.
 #[test]
 fn two_storages_see_each_others_writes() {
     let Some(db) = TestDatabase::create("two_storages_see_each_others_writes") else {
@@ -69,6 +69,12 @@ fn two_storages_see_each_others_writes() {
     let mut batch = Batch::new();
     batch.put(key(&["acl", "doc"]), b"rules".to_vec());
     one.apply_deferred(batch).unwrap();
+    assert_eq!(
+        one.get(&key(&["acl", "doc"])).unwrap(),
+        Some(b"rules".to_vec())
+    );
+    assert_eq!(two.get(&key(&["acl", "doc"])).unwrap(), None);
+    one.flush().unwrap();
     assert_eq!(
         two.get(&key(&["acl", "doc"])).unwrap(),
         Some(b"rules".to_vec())
@@ -182,4 +188,116 @@ fn closed_connections_are_reopened() {
             .all(|answer| matches!(answer, Ok(Some(value)) if value == b"1")),
         "{answers:?}"
     );
+}
+
+/// Deferred batches stay with the storage that applied them (its reads see them, merged over
+/// what is committed; another storage's do not) until a flush commits them all in one
+/// transaction.
+#[test]
+fn deferred_batches_are_committed_together_at_the_flush() {
+    let Some(db) = TestDatabase::create("deferred_batches_are_committed_together_at_the_flush")
+    else {
+        return;
+    };
+    let (one, two) = (db.storage(), db.storage());
+    let mut batch = Batch::new();
+    batch
+        .put(key(&["d", "a"]), b"old a".to_vec())
+        .put(key(&["d", "b"]), b"old b".to_vec());
+    one.apply(batch).unwrap();
+
+    let mut first = Batch::new();
+    first
+        .put(key(&["d", "a"]), b"new a".to_vec())
+        .delete(key(&["d", "b"]));
+    one.apply_deferred(first).unwrap();
+    let mut second = Batch::new();
+    second
+        .put(key(&["d", "c"]), b"c".to_vec())
+        .put(key(&["e"]), b"e".to_vec());
+    one.apply_deferred(second).unwrap();
+
+    let scan = |storage: &PostgresStorage| storage.scan_prefix(&key(&["d"])).unwrap();
+    assert_eq!(
+        scan(&one),
+        vec![
+            (key(&["d", "a"]), b"new a".to_vec()),
+            (key(&["d", "c"]), b"c".to_vec())
+        ]
+    );
+    assert_eq!(
+        one.keys_with_prefix(&StorageKey::root()).unwrap(),
+        vec![key(&["d", "a"]), key(&["d", "c"]), key(&["e"])]
+    );
+    assert_eq!(one.get(&key(&["d", "b"])).unwrap(), None);
+    assert_eq!(
+        scan(&two),
+        vec![
+            (key(&["d", "a"]), b"old a".to_vec()),
+            (key(&["d", "b"]), b"old b".to_vec())
+        ]
+    );
+
+    one.flush().unwrap();
+    assert_eq!(scan(&two), scan(&one));
+    assert_eq!(two.get(&key(&["e"])).unwrap(), Some(b"e".to_vec()));
+    // Both batches in one transaction: every row they wrote has the same creating one.
+    let transactions = db
+        .select_i64("SELECT count(DISTINCT xmin::text) FROM passerelle_kv")
+        .unwrap();
+    assert_eq!(
+        transactions, 1,
+        "the rows were written by {transactions} transactions"
+    );
+    // A flush with nothing kept does nothing.
+    one.flush().unwrap();
+}
+
+/// A flush the database refuses keeps the batches: reads still see them, and the next flush
+/// commits them.
+#[test]
+fn a_failed_commit_keeps_the_batches_for_the_next_flush() {
+    let Some(db) = TestDatabase::create("a_failed_commit_keeps_the_batches_for_the_next_flush")
+    else {
+        return;
+    };
+    let (one, two) = (db.storage(), db.storage());
+    db.execute("ALTER TABLE passerelle_kv ADD CONSTRAINT refuse_all CHECK (false) NOT VALID")
+        .unwrap();
+    let mut batch = Batch::new();
+    batch.put(key(&["kept"]), b"1".to_vec());
+    one.apply_deferred(batch).unwrap();
+    let refused = one.flush();
+    assert!(
+        matches!(&refused, Err(StorageError::Io(message)) if message.contains("refuse_all")),
+        "{refused:?}"
+    );
+    assert_eq!(one.get(&key(&["kept"])).unwrap(), Some(b"1".to_vec()));
+    assert_eq!(two.get(&key(&["kept"])).unwrap(), None);
+
+    db.execute("ALTER TABLE passerelle_kv DROP CONSTRAINT refuse_all")
+        .unwrap();
+    one.flush().unwrap();
+    assert_eq!(two.get(&key(&["kept"])).unwrap(), Some(b"1".to_vec()));
+}
+
+/// Dropping a storage commits what it kept; `discard_pending` (a simulated crash) forgets it.
+#[test]
+fn a_dropped_storage_commits_what_it_kept() {
+    let Some(db) = TestDatabase::create("a_dropped_storage_commits_what_it_kept") else {
+        return;
+    };
+    let one = db.storage();
+    let mut batch = Batch::new();
+    batch.put(key(&["lost"]), b"1".to_vec());
+    one.apply_deferred(batch).unwrap();
+    assert_eq!(one.discard_pending(), 1);
+    assert_eq!(one.get(&key(&["lost"])).unwrap(), None);
+    let mut batch = Batch::new();
+    batch.put(key(&["kept"]), b"2".to_vec());
+    one.apply_deferred(batch).unwrap();
+    drop(one);
+    let two = db.storage();
+    assert_eq!(two.get(&key(&["kept"])).unwrap(), Some(b"2".to_vec()));
+    assert_eq!(two.get(&key(&["lost"])).unwrap(), None);
 }
