@@ -1,9 +1,9 @@
 //! [`DocStore`]: Automerge documents as content-addressed chunks on any [`Storage`], with
 //! compaction. Its documentation holds the key layout and the compaction invariant.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use automerge::{Automerge, ReadDoc};
 use passerelle_core::{DocumentId, StorageResult, StorageTask};
@@ -93,7 +93,17 @@ pub struct DocStore {
     /// The documents being compacted now, so that two appends do not compact the same
     /// document twice over (harmless, since each deletes only what it read, but wasteful).
     compacting: Mutex<HashSet<DocumentId>>,
+    /// How many chunks documents hold, as far as this process knows (set by a load or a
+    /// count, raised by its appends), so that an append's compaction check reads nothing
+    /// while the document is well under `max_chunks`. On shared storage other processes'
+    /// appends are not counted: a document is then compacted once this process has seen more
+    /// than `max_chunks`, or another process has; each counts its own.
+    known_chunks: Mutex<HashMap<DocumentId, usize>>,
 }
+
+/// At most this many documents in [`DocStore::known_chunks`]; when full it is emptied and
+/// fills again (a document it forgets is counted again at its next append).
+const KNOWN_CHUNKS_ENTRIES: usize = 10_000;
 
 impl fmt::Debug for DocStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -117,7 +127,24 @@ impl DocStore {
             max_chunks: DEFAULT_MAX_CHUNKS,
             locks: (0..LOCK_STRIPES).map(|_| RwLock::new(())).collect(),
             compacting: Mutex::new(HashSet::new()),
+            known_chunks: Mutex::new(HashMap::new()),
         }
+    }
+
+    fn known_chunks(&self) -> MutexGuard<'_, HashMap<DocumentId, usize>> {
+        // Each update is one insert or removal: a panic elsewhere leaves it whole.
+        self.known_chunks
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Records that `doc` holds `count` chunks.
+    fn know_chunks(&self, doc: &DocumentId, count: usize) {
+        let mut known = self.known_chunks();
+        if known.len() >= KNOWN_CHUNKS_ENTRIES && !known.contains_key(doc) {
+            known.clear();
+        }
+        known.insert(*doc, count);
     }
 
     /// This store, compacting a document when an append leaves it with more than
@@ -137,6 +164,7 @@ impl DocStore {
             let _shared = self.shared(doc);
             self.read_chunks(doc)?
         };
+        self.know_chunks(doc, chunks.len());
         if chunks.is_empty() {
             return Ok(None);
         }
@@ -180,7 +208,13 @@ impl DocStore {
             chunk_key(doc, INCREMENTAL, &sha256_hex(chunk)),
             chunk.to_vec(),
         );
-        self.storage.apply_deferred(batch)
+        self.storage.apply_deferred(batch)?;
+        // One more, unless the same chunk was stored before (then the count is read again
+        // when it passes the maximum).
+        if let Some(count) = self.known_chunks().get_mut(doc) {
+            *count += 1;
+        }
+        Ok(())
     }
 
     /// Waits until everything written so far (by any deferred write on the same storage) is
@@ -204,19 +238,32 @@ impl DocStore {
     /// The number of chunks (snapshots and incrementals) stored for the document.
     pub fn chunk_count(&self, doc: &DocumentId) -> Result<usize, StorageError> {
         let keys = self.storage.keys_with_prefix(&document_prefix(doc))?;
-        Ok(keys
+        let count = keys
             .iter()
             .filter(|key| {
                 key.components()
                     .get(1)
                     .is_some_and(|kind| kind == SNAPSHOT || kind == INCREMENTAL)
             })
-            .count())
+            .count();
+        self.know_chunks(doc, count);
+        Ok(count)
     }
 
     fn compact_if_needed(&self, doc: &DocumentId) -> Result<(), StorageError> {
+        // Known to be under the maximum: nothing to read.
+        if self
+            .known_chunks()
+            .get(doc)
+            .is_some_and(|count| *count <= self.max_chunks)
+        {
+            return Ok(());
+        }
         if self.chunk_count(doc)? > self.max_chunks {
-            self.compact(doc)?;
+            // Counted again at the next append, whatever the compaction did.
+            let compaction = self.compact(doc);
+            self.known_chunks().remove(doc);
+            compaction?;
         }
         Ok(())
     }
@@ -337,6 +384,7 @@ impl DocStore {
         }
         batch.delete(index_key(doc));
         self.storage.apply(batch)?;
+        self.known_chunks().remove(doc);
         Ok(count)
     }
 

@@ -567,3 +567,62 @@ fn a_snapshot_left_unfinished_by_a_killed_process_does_not_stop_the_store_openin
     ));
     assert!(unfinished.exists());
 }
+
+/// Memory storage that counts key listings (what an append's compaction check reads).
+#[derive(Default)]
+struct CountingListings {
+    inner: MemoryStorage,
+    listings: std::sync::atomic::AtomicUsize,
+}
+
+impl Storage for CountingListings {
+    fn get(&self, key: &StorageKey) -> Result<Option<Vec<u8>>, StorageError> {
+        self.inner.get(key)
+    }
+    fn scan_prefix(&self, prefix: &StorageKey) -> Result<Vec<(StorageKey, Vec<u8>)>, StorageError> {
+        self.inner.scan_prefix(prefix)
+    }
+    fn keys_with_prefix(&self, prefix: &StorageKey) -> Result<Vec<StorageKey>, StorageError> {
+        self.listings.fetch_add(1, Ordering::SeqCst);
+        self.inner.keys_with_prefix(prefix)
+    }
+    fn apply_deferred(&self, batch: Batch) -> Result<(), StorageError> {
+        self.inner.apply_deferred(batch)
+    }
+    fn flush(&self) -> Result<(), StorageError> {
+        self.inner.flush()
+    }
+}
+
+/// Once a document's chunks are counted (by a load), appends under the maximum read no key
+/// listing; the one that passes it counts again and compacts, exactly as without the count
+/// kept in memory.
+#[test]
+fn appends_under_the_maximum_do_not_count_chunks_again() {
+    let storage = Arc::new(CountingListings::default());
+    let store = DocStore::new(storage.clone()).with_max_chunks(3);
+    let doc_id = DocumentId::random();
+    let mut doc = Automerge::new();
+    assert_eq!(store.load(&doc_id).unwrap(), None);
+    for i in 0..3 {
+        let (chunk, _) = change(&mut doc, &format!("k{i}"), i);
+        store.append(&doc_id, &chunk).unwrap();
+    }
+    assert_eq!(storage.listings.load(Ordering::SeqCst), 0);
+    let (chunk, _) = change(&mut doc, "k3", 3);
+    store.append(&doc_id, &chunk).unwrap();
+    assert!(storage.listings.load(Ordering::SeqCst) > 0);
+    assert_eq!(
+        store.chunk_count(&doc_id).unwrap(),
+        1,
+        "compacted to one snapshot"
+    );
+    assert_eq!(load_doc(&store, &doc_id).get_heads(), doc.get_heads());
+
+    // A document this store never loaded is counted at its first append.
+    let other = DocumentId::random();
+    let before = storage.listings.load(Ordering::SeqCst);
+    let (chunk, _) = change(&mut Automerge::new(), "x", 1);
+    store.append(&other, &chunk).unwrap();
+    assert_eq!(storage.listings.load(Ordering::SeqCst), before + 1);
+}
