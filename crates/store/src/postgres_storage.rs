@@ -52,6 +52,9 @@ const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// deadlock with another writer (two processes writing the same keys).
 const DEADLOCK_RETRIES: usize = 8;
 
+/// The most keys one statement of [`Storage::get_many`] asks for.
+const GET_MANY_KEYS: usize = 1_000;
+
 /// The key of the advisory lock held while the schema is created, so that processes
 /// starting at once on an empty database do not race on `CREATE TABLE`. ("psl-kv" in ASCII.)
 const SCHEMA_LOCK_KEY: i64 = 0x7073_6c2d_6b76;
@@ -128,6 +131,7 @@ struct Connection {
 /// costs a second round trip per call).
 struct Statements {
     get: Statement,
+    get_many: Statement,
     scan: Statement,
     scan_to_end: Statement,
     keys: Statement,
@@ -170,6 +174,7 @@ impl Statements {
         let mut prepare = |sql: &str| client.prepare(sql).map_err(|e| db_error(host, e));
         Ok(Self {
             get: prepare("SELECT value FROM passerelle_kv WHERE key = $1")?,
+            get_many: prepare("SELECT key, value FROM passerelle_kv WHERE key = ANY($1::bytea[])")?,
             scan: prepare(
                 "SELECT key, value FROM passerelle_kv WHERE key >= $1 AND key < $2 ORDER BY key",
             )?,
@@ -688,6 +693,50 @@ impl Storage for PostgresStorage {
                 None => Ok(None),
             }
         })
+    }
+
+    fn get_many(&self, keys: &[StorageKey]) -> Result<Vec<Option<Vec<u8>>>, StorageError> {
+        let bytes: Vec<Vec<u8>> = keys.iter().map(StorageKey::to_ordered_bytes).collect();
+        // As in `get`: uncommitted writes first, the database for the other keys.
+        let pending: Vec<Option<Value>> = {
+            let pending = self.pending();
+            bytes
+                .iter()
+                .map(|key| pending.writes.get(key).map(|(_, value)| value.clone()))
+                .collect()
+        };
+        let wanted: Vec<Vec<u8>> = bytes
+            .iter()
+            .zip(&pending)
+            .filter(|(_, write)| write.is_none())
+            .map(|(key, _)| key.clone())
+            .collect();
+        let stored: std::collections::HashMap<Vec<u8>, Vec<u8>> = if wanted.is_empty() {
+            std::collections::HashMap::new()
+        } else {
+            self.run(true, move |client, statements| {
+                let mut stored = std::collections::HashMap::new();
+                // Statements of bounded size, however many keys are asked for.
+                for part in wanted.chunks(GET_MANY_KEYS) {
+                    for row in client.query(&statements.get_many, &[&part])? {
+                        stored.insert(row.get::<_, Vec<u8>>(0), row.get::<_, Vec<u8>>(1));
+                    }
+                }
+                Ok(stored)
+            })?
+        };
+        keys.iter()
+            .zip(bytes)
+            .zip(pending)
+            .map(|((key, bytes), write)| match write {
+                Some(write) => write.map(|framed| frame::open(key, &framed)).transpose(),
+                // `get`, not `remove`: a key may be asked for twice.
+                None => stored
+                    .get(&bytes)
+                    .map(|framed| frame::open(key, framed))
+                    .transpose(),
+            })
+            .collect()
     }
 
     fn scan_prefix(&self, prefix: &StorageKey) -> Result<Vec<(StorageKey, Vec<u8>)>, StorageError> {

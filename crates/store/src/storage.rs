@@ -110,6 +110,13 @@ pub trait Storage: Send + Sync + 'static {
     /// The value at `key`, if any.
     fn get(&self, key: &StorageKey) -> Result<Option<Vec<u8>>, StorageError>;
 
+    /// The values at `keys`, in the same order (`None` where there is none). One read of the
+    /// database on a networked backend, rather than one per key; the default asks
+    /// [`Storage::get`] for each.
+    fn get_many(&self, keys: &[StorageKey]) -> Result<Vec<Option<Vec<u8>>>, StorageError> {
+        keys.iter().map(|key| self.get(key)).collect()
+    }
+
     /// Every key that starts with `prefix` (component-wise), with its value, in key order.
     fn scan_prefix(&self, prefix: &StorageKey) -> Result<Vec<(StorageKey, Vec<u8>)>, StorageError>;
 

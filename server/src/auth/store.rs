@@ -490,7 +490,8 @@ impl AuthStore {
         let key = acl_key(doc)?;
         // An erased id is taken for ever: refused like an existing document the creator may
         // not see, so the sync paths answer `unavailable`.
-        if self.storage.get(&key)?.is_some() || self.storage.get(&tombstone_key(doc)?)?.is_some() {
+        let stored = self.storage.get_many(&[key.clone(), tombstone_key(doc)?])?;
+        if stored.iter().any(Option::is_some) {
             return Ok(Err(Refusal::DocumentExists(*doc)));
         }
         if !allowed(creator, None, Operation::Create) {
@@ -655,23 +656,42 @@ impl AuthStore {
             .ok()
             .and_then(|ms| Timestamp::from_millisecond(ms).ok())
             .unwrap_or(Timestamp::UNIX_EPOCH);
+        let records = hashes.into_iter().map(|hash| AuthorshipRecord {
+            change_hash: hash.into(),
+            user: principal.user.clone(),
+            org: principal.org.clone(),
+            at,
+            origin: Vec::new(),
+        });
+        self.record_new_deferred(doc, records)
+    }
+
+    /// Writes each of `records` unless its change has a record already (stored, or earlier
+    /// in `records`): the first stays. Reads the existing records in one
+    /// [`Storage::get_many`]. Durable at the next flush. Returns how many were new.
+    fn record_new_deferred(
+        &self,
+        doc: &DocumentId,
+        records: impl IntoIterator<Item = AuthorshipRecord>,
+    ) -> Result<usize, AuthError> {
         let _guard = self.document_lock(doc);
-        let mut batch = Batch::new();
         let mut seen = std::collections::HashSet::new();
-        for hash in hashes {
-            let hash = hash.into();
-            let key = authorship_key(doc, &hash)?;
-            if !seen.insert(hash) || self.storage.get(&key)?.is_some() {
-                continue;
+        let mut candidates = Vec::new();
+        for record in records {
+            if seen.insert(record.change_hash) {
+                candidates.push((authorship_key(doc, &record.change_hash)?, record));
             }
-            let record = AuthorshipRecord {
-                change_hash: hash,
-                user: principal.user.clone(),
-                org: principal.org.clone(),
-                at,
-                origin: Vec::new(),
-            };
-            batch.put(key, encode(&record));
+        }
+        if candidates.is_empty() {
+            return Ok(0);
+        }
+        let keys: Vec<StorageKey> = candidates.iter().map(|(key, _)| key.clone()).collect();
+        let stored = self.storage.get_many(&keys)?;
+        let mut batch = Batch::new();
+        for ((key, record), stored) in candidates.into_iter().zip(stored) {
+            if stored.is_none() {
+                batch.put(key, encode(&record));
+            }
         }
         let written = batch.ops.len();
         if written > 0 {
@@ -688,21 +708,7 @@ impl AuthStore {
         doc: &DocumentId,
         records: impl IntoIterator<Item = AuthorshipRecord>,
     ) -> Result<usize, AuthError> {
-        let _guard = self.document_lock(doc);
-        let mut batch = Batch::new();
-        let mut seen = std::collections::HashSet::new();
-        for record in records {
-            let key = authorship_key(doc, &record.change_hash)?;
-            if !seen.insert(record.change_hash) || self.storage.get(&key)?.is_some() {
-                continue;
-            }
-            batch.put(key, encode(&record));
-        }
-        let written = batch.ops.len();
-        if written > 0 {
-            self.storage.apply_deferred(batch)?;
-        }
-        Ok(written)
+        self.record_new_deferred(doc, records)
     }
 
     /// The authorship records of these changes of `doc` that exist, in the order asked.
@@ -711,13 +717,15 @@ impl AuthStore {
         doc: &DocumentId,
         hashes: impl IntoIterator<Item = ChangeHash>,
     ) -> Result<Vec<AuthorshipRecord>, AuthError> {
-        let mut out = Vec::new();
-        for hash in hashes {
-            if let Some(record) = self.read(&authorship_key(doc, &hash)?)? {
-                out.push(record);
-            }
-        }
-        Ok(out)
+        let keys = hashes
+            .into_iter()
+            .map(|hash| authorship_key(doc, &hash))
+            .collect::<Result<Vec<_>, _>>()?;
+        let stored = self.storage.get_many(&keys)?;
+        keys.iter()
+            .zip(stored)
+            .filter_map(|(key, bytes)| bytes.map(|bytes| decode(key, &bytes)))
+            .collect()
     }
 
     /// Waits until every write made so far (deferred ones included) is durable.

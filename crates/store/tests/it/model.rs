@@ -23,6 +23,7 @@ enum Step {
     /// The same batch with a put to the empty key added: the backend must refuse all of it.
     ApplyWithRootPut(Vec<(StorageKey, Option<Vec<u8>>)>),
     Get(StorageKey),
+    GetMany(Vec<StorageKey>),
     Scan(StorageKey),
     Keys(StorageKey),
     /// Flush, then close and reopen the store (a no-op for the memory store; PostgreSQL: new
@@ -65,6 +66,7 @@ fn step() -> impl Strategy<Value = Step> {
         1 => Just(Step::Flush),
         1 => batch().prop_map(Step::ApplyWithRootPut),
         2 => key(1).prop_map(Step::Get),
+        1 => proptest::collection::vec(key(1), 0..5).prop_map(Step::GetMany),
         2 => key(0).prop_map(Step::Scan),
         2 => key(0).prop_map(Step::Keys),
         1 => Just(Step::Reopen),
@@ -120,6 +122,10 @@ fn check_against_model(
                 prop_assert!(refused, "a put to the empty key was not refused");
             }
             Step::Get(key) => prop_assert_eq!(storage.get(key)?, model.get(key).cloned()),
+            Step::GetMany(keys) => {
+                let expected: Vec<_> = keys.iter().map(|key| model.get(key).cloned()).collect();
+                prop_assert_eq!(storage.get_many(keys)?, expected);
+            }
             Step::Scan(prefix) => {
                 prop_assert_eq!(storage.scan_prefix(prefix)?, model_scan(&model, prefix));
             }
