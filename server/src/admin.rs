@@ -424,10 +424,9 @@ pub(crate) async fn admin_command(
     }
     let auth = Arc::clone(&state.auth);
     let storage = Arc::clone(&state.storage);
-    let executed = tokio::task::spawn_blocking(move || {
-        execute(storage.as_ref(), &auth, command, Progress::Log)
-    })
-    .await?;
+    let executed =
+        crate::spawn_blocking(move || execute(storage.as_ref(), &auth, command, Progress::Log))
+            .await?;
     let outcome = match executed {
         Ok(outcome) => outcome?,
         Err(ExecuteError::Auth(error)) => return Err(error.into()),
@@ -443,7 +442,7 @@ pub(crate) async fn admin_command(
 fn stream_backup(storage: Arc<dyn Storage>) -> Response {
     let (sender, mut receiver) =
         tokio::sync::mpsc::channel::<io::Result<Bytes>>(BACKUP_CHANNEL_CHUNKS);
-    tokio::task::spawn_blocking(move || {
+    crate::spawn_blocking(move || {
         let mut out = ChannelWriter {
             sender: sender.clone(),
             buffer: Vec::with_capacity(BACKUP_CHUNK_BYTES),

@@ -87,7 +87,7 @@ async fn erase(
     let doc = parse_id(&id)?;
     let auth = Arc::clone(&state.auth);
     let docs = Arc::clone(&state.sync.docs);
-    let decided = tokio::task::spawn_blocking(move || {
+    let decided = crate::spawn_blocking(move || {
         let Some(acl) = auth.acl(&doc)? else {
             return Ok(Err(AppError::NotFound(NOT_FOUND.to_owned())));
         };
@@ -117,8 +117,7 @@ async fn erase(
     let auth = Arc::clone(&state.auth);
     let docs = Arc::clone(&state.sync.docs);
     let sweep = tombstone.clone();
-    let swept =
-        tokio::task::spawn_blocking(move || auth.erase_document(&doc, &docs, &sweep)).await??;
+    let swept = crate::spawn_blocking(move || auth.erase_document(&doc, &docs, &sweep)).await??;
     state.sync.feed.publish_erased(doc, acl);
     tracing::info!(document = %doc, by = %tombstone.erased_by.as_str(), "document erased");
     Ok(Json(ErasureResponse {
@@ -217,7 +216,7 @@ async fn history(
     let doc = parse_id(&id)?;
     let auth = Arc::clone(&state.auth);
     // Storage reads: blocking work, off the async threads.
-    let records = tokio::task::spawn_blocking(move || {
+    let records = crate::spawn_blocking(move || {
         if !readable(&auth, &doc, &principal)? {
             return Ok(None);
         }
@@ -317,7 +316,7 @@ async fn get_access(
 ) -> Result<Json<AccessResponse>, AppError> {
     let doc = parse_id(&id)?;
     let auth = Arc::clone(&state.auth);
-    let acl = tokio::task::spawn_blocking(move || auth.acl(&doc)).await??;
+    let acl = crate::spawn_blocking(move || auth.acl(&doc)).await??;
     match acl {
         Some(acl) if access_for(&principal, Some(&acl)) >= Access::Read => {
             Ok(Json(access_response(doc, &acl, &principal)))
@@ -345,9 +344,8 @@ async fn put_access(
     let subject = parse_subject(&request.subject)?;
     let auth = Arc::clone(&state.auth);
     let actor = principal.clone();
-    let acl =
-        tokio::task::spawn_blocking(move || share(&auth, &doc, &actor, subject, request.access))
-            .await???;
+    let acl = crate::spawn_blocking(move || share(&auth, &doc, &actor, subject, request.access))
+        .await???;
     if request.access > Access::None {
         // Whoever just gained access learns of the document from the changes feed, as if
         // it had changed: a client that synced before the share would otherwise not hear of

@@ -245,7 +245,7 @@ fn batch_routes(max_body: usize) -> Router<AppState> {
 
 async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) -> String {
     let docs = Arc::clone(&state.sync.docs);
-    let stored = tokio::task::spawn_blocking(move || docs.count_documents())
+    let stored = crate::spawn_blocking(move || docs.count_documents())
         .await
         .ok()
         .and_then(Result::ok)

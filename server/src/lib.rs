@@ -61,5 +61,14 @@ mod listen;
 pub mod sync;
 mod web;
 
+/// [`tokio::task::spawn_blocking`] for storage work: `work` runs in a
+/// [`passerelle_store::blocking_section`], so that PostgreSQL calls run on the blocking thread
+/// itself rather than hand off to the storage's connection threads and back.
+pub(crate) fn spawn_blocking<R: Send + 'static>(
+    work: impl FnOnce() -> R + Send + 'static,
+) -> tokio::task::JoinHandle<R> {
+    tokio::task::spawn_blocking(move || passerelle_store::blocking_section(work))
+}
+
 pub use error::AppError;
 pub use http::{AppState, Authenticated, AuthenticatedToken, ServerConfig, app, run};

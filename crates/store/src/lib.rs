@@ -52,7 +52,8 @@ pub mod testing;
 pub use doc_store::{Compaction, DEFAULT_MAX_CHUNKS, DOCUMENT_INDEX_PREFIX, DocStore};
 pub use memory_storage::MemoryStorage;
 pub use postgres_storage::{
-    DEFAULT_POSTGRES_CONNECTIONS, POSTGRES_SCHEMA_VERSION, PostgresStorage, display_url,
+    DEFAULT_POSTGRES_CONNECTIONS, POSTGRES_SCHEMA_VERSION, PostgresStorage, blocking_section,
+    display_url,
 };
 pub use sled_storage::{DEFAULT_SLED_CACHE_CAPACITY, SledOptions, SledStorage};
 pub use storage::{Batch, Op, Storage, StorageError, StorageLock, lock_waiting};

@@ -83,6 +83,8 @@ pub struct PostgresStorage {
     workers: Vec<JoinHandle<()>>,
     /// Advisory locks ([`Storage::try_lock`]), on a connection of their own.
     locks: crate::postgres_lock::PostgresLocks,
+    /// Connections for calls from threads that may block (see [`blocking_section`]).
+    direct: DirectPool,
     /// Batches applied and not yet committed.
     pending: Mutex<Pending>,
     /// The number of the last batch committed; held while a flush commits, so that a flush
@@ -265,6 +267,7 @@ impl PostgresStorage {
             jobs: Some(sender),
             workers,
             locks: crate::postgres_lock::PostgresLocks::new(config.clone(), host.clone()),
+            direct: DirectPool::new(config.clone(), host.clone()),
             pending: Mutex::new(Pending::default()),
             committed: Mutex::new(0),
         };
@@ -295,8 +298,7 @@ impl PostgresStorage {
         retry_if_lost: bool,
         work: impl Fn(&mut Client, &Statements) -> Result<R, Failure> + Send + 'static,
     ) -> Result<R, StorageError> {
-        let (answer, answered) = mpsc::sync_channel(1);
-        let job: Job = Box::new(move |connection: &mut Connection| {
+        let call = move |connection: &mut Connection| {
             let host = connection.host.clone();
             // A failed statement leaves a live connection usable; a dead one is reopened at
             // the next call (`Connection::client`).
@@ -310,12 +312,22 @@ impl PostgresStorage {
                 connection.open = None;
                 result = attempt(connection);
             }
-            let result = result.map_err(|failure| match failure {
+            result.map_err(|failure| match failure {
                 Failure::Db(error) => db_error(&host, error),
                 Failure::Storage(error) => error,
-            });
+            })
+        };
+        // On a thread that may block (see `blocking_section`), on a connection of the
+        // direct pool: no hand-off to a worker and back.
+        if MAY_BLOCK.get()
+            && let Some(mut direct) = self.direct.take()
+        {
+            return call(direct.connection());
+        }
+        let (answer, answered) = mpsc::sync_channel(1);
+        let job: Job = Box::new(move |connection: &mut Connection| {
             // The caller waits for this answer, so it cannot have gone.
-            let _ = answer.send(result);
+            let _ = answer.send(call(connection));
         });
         let gone = || StorageError::Io("the PostgreSQL connection threads have stopped".to_owned());
         self.jobs
@@ -324,6 +336,116 @@ impl PostgresStorage {
             .send(job)
             .map_err(|_| gone())?;
         answered.recv().map_err(|_| gone())?
+    }
+}
+
+thread_local! {
+    /// Set by [`blocking_section`] on a thread that drives no async task.
+    static MAY_BLOCK: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Runs `work` with the current thread marked as one that drives no async task (a thread of
+/// tokio's blocking pool inside `spawn_blocking`, or a thread of one's own), where a
+/// [`PostgresStorage`] may run its statements itself instead of handing them to its
+/// connection threads and waiting (two thread switches per call, which cost more CPU than
+/// the statement). Elsewhere calls hand off as always, so marking is only ever an
+/// optimisation; marking a thread that runs async tasks would make its calls panic (a
+/// `postgres::Client` drives a runtime of its own). Nested sections are fine.
+pub fn blocking_section<R>(work: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            MAY_BLOCK.set(self.0);
+        }
+    }
+    let _restore = Restore(MAY_BLOCK.replace(true));
+    work()
+}
+
+/// Connections that calls from threads in a [`blocking_section`] use themselves, opened on
+/// demand up to [`DIRECT_CONNECTIONS`]; when all are in use a call hands off to the
+/// connection threads instead of waiting.
+struct DirectPool {
+    config: postgres::Config,
+    host: String,
+    state: Mutex<DirectState>,
+}
+
+struct DirectState {
+    idle: Vec<Connection>,
+    /// Connections that exist, idle or in use.
+    opened: usize,
+}
+
+/// Connections of the direct pool, at most.
+const DIRECT_CONNECTIONS: usize = 4;
+
+/// A connection of the direct pool, given back when dropped.
+struct DirectConnection<'a> {
+    pool: &'a DirectPool,
+    connection: Option<Connection>,
+}
+
+impl DirectConnection<'_> {
+    fn connection(&mut self) -> &mut Connection {
+        self.connection.as_mut().expect("held until dropped")
+    }
+}
+
+impl Drop for DirectConnection<'_> {
+    fn drop(&mut self) {
+        let connection = self.connection.take().expect("held until dropped");
+        let mut state = self.pool.state();
+        if std::thread::panicking() {
+            // Its state is unknown: forget it (it closes here, on a thread that may block).
+            state.opened -= 1;
+        } else {
+            state.idle.push(connection);
+        }
+    }
+}
+
+impl DirectPool {
+    fn new(config: postgres::Config, host: String) -> Self {
+        Self {
+            config,
+            host,
+            state: Mutex::new(DirectState {
+                idle: Vec::new(),
+                opened: 0,
+            }),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, DirectState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// An idle connection, a new one (not yet connected) if fewer than the maximum exist,
+    /// or `None`.
+    fn take(&self) -> Option<DirectConnection<'_>> {
+        let mut state = self.state();
+        let connection = match state.idle.pop() {
+            Some(connection) => connection,
+            None if state.opened < DIRECT_CONNECTIONS => {
+                state.opened += 1;
+                Connection {
+                    config: self.config.clone(),
+                    host: self.host.clone(),
+                    open: None,
+                }
+            }
+            None => return None,
+        };
+        Some(DirectConnection {
+            pool: self,
+            connection: Some(connection),
+        })
+    }
+
+    /// Every idle connection, to close on a thread where that is allowed.
+    fn drain(&self) -> Vec<Connection> {
+        std::mem::take(&mut self.state().idle)
     }
 }
 
@@ -422,6 +544,12 @@ impl Drop for PostgresStorage {
                 "could not commit the last writes to PostgreSQL at {}: {error}",
                 self.display_url
             );
+        }
+        // A `postgres::Client` must not be dropped on a thread that drives async tasks, which
+        // this one may be: the direct pool's connections close on a thread of their own.
+        let direct = self.direct.drain();
+        if !direct.is_empty() {
+            let _ = std::thread::spawn(move || drop(direct)).join();
         }
         // Closing the channel ends every worker after its current job; each closes its
         // connection on its own thread.

@@ -619,7 +619,7 @@ impl Listener {
             let (hub, docs, doc) = (self.hub.clone(), Arc::clone(&self.docs), row.document_id);
             tokio::spawn(async move {
                 hub.forget(doc).await;
-                let swept = tokio::task::spawn_blocking(move || docs.delete_document(&doc)).await;
+                let swept = crate::spawn_blocking(move || docs.delete_document(&doc)).await;
                 if let Ok(Err(error)) = swept {
                     tracing::warn!(document = %doc, "could not sweep an erased document: {error}");
                 }

@@ -413,7 +413,7 @@ impl HubTask {
     fn release_memory(&mut self) {
         self.last_trim = Instant::now();
         self.freed_since_trim = false;
-        tokio::task::spawn_blocking(super::memory::release_free_memory);
+        crate::spawn_blocking(super::memory::release_free_memory);
     }
 
     /// With [`HubConfig::inline_storage`]: writes, flushes and answers the jobs queued, and
@@ -578,8 +578,8 @@ impl HubTask {
             let loaded = doc.get_heads();
             let (docs, commands) = (Arc::clone(&self.docs), self.commands.clone());
             let from = self.cluster_peer.clone();
-            tokio::task::spawn_blocking(move || {
-                match changes_lacking(&docs, &document_id, &loaded) {
+            crate::spawn_blocking(
+                move || match changes_lacking(&docs, &document_id, &loaded) {
                     Ok(Some((heads, changes))) => {
                         let _ = commands.blocking_send(Command::ClusterDelta(DeltaRequest {
                             request: 0,
@@ -595,8 +595,8 @@ impl HubTask {
                         %document_id,
                         "could not read another instance's changes: {error}"
                     ),
-                }
-            });
+                },
+            );
         } else if self.engine.is_loading(&document_id) {
             // The load may have read storage before that instance's commit: look again once
             // the document is in memory.

@@ -121,7 +121,7 @@ impl SyncState {
         if self.inline_storage {
             Ok(work())
         } else {
-            tokio::task::spawn_blocking(work).await
+            crate::spawn_blocking(work).await
         }
     }
 }

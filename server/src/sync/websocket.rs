@@ -266,8 +266,7 @@ impl Connection {
             let auth = self.auth();
             let principal = self.principal.clone();
             let created =
-                tokio::task::spawn_blocking(move || auth.create_document(&document_id, &principal))
-                    .await;
+                crate::spawn_blocking(move || auth.create_document(&document_id, &principal)).await;
             match created {
                 Ok(Ok(Ok(_))) => true,
                 // Someone else created it in the meantime: decide again on its rules.
@@ -419,7 +418,7 @@ impl Connection {
     async fn recheck_token(&mut self) -> Result<(), End> {
         let auth = self.auth();
         let token = self.token.clone();
-        let checked = tokio::task::spawn_blocking(move || auth.check_token(token.expose_secret()))
+        let checked = crate::spawn_blocking(move || auth.check_token(token.expose_secret()))
             .await
             .map_err(|_| End::WithError("internal error".into()))?;
         match checked {

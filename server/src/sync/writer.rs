@@ -80,7 +80,10 @@ impl Writer {
         let (jobs, queue) = std_mpsc::channel();
         std::thread::Builder::new()
             .name("passerelle-storage".into())
-            .spawn(move || run(queue, &docs, &auth, &metrics, &hub))
+            // A thread of its own, driving no async task: PostgreSQL calls may run on it.
+            .spawn(move || {
+                passerelle_store::blocking_section(|| run(queue, &docs, &auth, &metrics, &hub));
+            })
             .expect("could not start the storage thread");
         Self(Mode::Thread(jobs))
     }

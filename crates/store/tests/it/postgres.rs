@@ -301,3 +301,56 @@ fn a_dropped_storage_commits_what_it_kept() {
     assert_eq!(two.get(&key(&["kept"])).unwrap(), Some(b"2".to_vec()));
     assert_eq!(two.get(&key(&["lost"])).unwrap(), None);
 }
+
+/// Calls from a thread in a `blocking_section` (here tokio's blocking pool, as in the server)
+/// run on connections of their own, opened on demand; and a storage that used them can be
+/// dropped on a thread that drives async tasks, where closing a `postgres::Client` would
+/// panic.
+#[test]
+fn calls_in_a_blocking_section_run_on_their_own_thread() {
+    let Some(db) = TestDatabase::create("calls_in_a_blocking_section_run_on_their_own_thread")
+    else {
+        return;
+    };
+    let connections = || {
+        db.select_i64(&format!(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = '{}' \
+             AND application_name = 'passerelle'",
+            db.name()
+        ))
+        .unwrap()
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let storage = Arc::new(db.storage());
+        let before = connections();
+        let tasks: Vec<_> = (0..4)
+            .map(|n| {
+                let storage = Arc::clone(&storage);
+                tokio::task::spawn_blocking(move || {
+                    passerelle_store::blocking_section(|| {
+                        let name = format!("k{n}");
+                        let mut batch = Batch::new();
+                        batch.put(key(&[&name]), vec![n]);
+                        storage.apply(batch).unwrap();
+                        storage.get(&key(&[&name])).unwrap()
+                    })
+                })
+            })
+            .collect();
+        for (n, task) in tasks.into_iter().enumerate() {
+            assert_eq!(task.await.unwrap(), Some(vec![n as u8]));
+        }
+        assert!(
+            connections() > before,
+            "no connection of the direct pool was opened"
+        );
+        // Calls from the async task itself hand off to the connection threads.
+        assert_eq!(storage.get(&key(&["k1"])).unwrap(), Some(vec![1]));
+        // The last handle dropped on a runtime thread.
+        drop(storage);
+    });
+}
