@@ -689,8 +689,8 @@ pub fn run_admin_command(
 
 /// [`run_admin_command`] on the chosen backend. On sled, as there; on PostgreSQL, always
 /// directly on the database, running servers or not: several processes may use it at once,
-/// and a running server reads users, tokens and access rules from the database at each
-/// check (its ACL cache is off on a shared store), so it sees the change at once.
+/// and a running server reads users and tokens from the database at each check, and hears
+/// of every write of access rules (a trigger notifies it), so it sees the change at once.
 pub fn run_admin_command_on(
     backend: &StoreBackend,
     data_dir: &Path,

@@ -143,7 +143,8 @@ pub trait Storage: Send + Sync + 'static {
 
     /// Whether other processes may write this storage while we use it (PostgreSQL: several
     /// server instances, and admin commands run beside a server). Callers that cache what
-    /// they read (the server's ACL cache) must then read again instead. `false` for sled,
+    /// they read must then read again instead, unless told of every change (the server's ACL
+    /// cache, through the cluster's PostgreSQL notifications). `false` for sled,
     /// which one process at a time holds.
     fn is_shared(&self) -> bool {
         false

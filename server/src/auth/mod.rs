@@ -33,6 +33,7 @@ pub use error::{AuthError, Refusal};
 pub use name::{MAX_NAME_CHARS, NameError, OrgName, UserName};
 pub use role::{Role, RoleParseError};
 pub use store::{AuthStore, NewUser, TOMBSTONE_SPACE, Tombstone};
+pub(crate) use store::{acl_document, acl_prefix};
 pub use token::{
     BearerToken, IssuedToken, TOKEN_ID_PREFIX, TOKEN_PREFIX, TokenId, TokenIdError, TokenInfo,
     TokenRef, TokenRefError,

@@ -104,6 +104,19 @@ fn acl_key(doc: &DocumentId) -> Result<StorageKey, AuthError> {
     key(["acl", &doc.to_string()])
 }
 
+/// The key space of document ACLs, `["acl"]`: every ACL key starts with it.
+pub(crate) fn acl_prefix() -> StorageKey {
+    StorageKey::try_new(["acl"]).expect("a fixed word is a valid key")
+}
+
+/// The document whose ACL is stored under `key`, if `key` is one: `["acl", <documentId>]`.
+pub(crate) fn acl_document(key: &StorageKey) -> Option<DocumentId> {
+    match key.components() {
+        [space, doc] if space == "acl" => doc.parse().ok(),
+        _ => None,
+    }
+}
+
 fn authorship_prefix(doc: &DocumentId) -> Result<StorageKey, AuthError> {
     key(["authorship", &doc.to_string()])
 }
@@ -178,8 +191,16 @@ fn lock(mutex: &Mutex<()>) -> MutexGuard<'_, ()> {
 /// because one process at a time owns a sled store (sled locks its directory; the admin
 /// commands go through the running server rather than open the store beside it). On a store
 /// shared by several processes (PostgreSQL) two processes could still race on the same
-/// name or document: that needs a compare-and-swap or a lock in the database, not yet there.
-/// There the ACL cache is off ([`AuthStore::cached_acl`]), so every check reads the database.
+/// name or document: [`AuthStore`] then also takes a lock in the database
+/// ([`Storage::try_lock`]) for its read-then-write sequences.
+///
+/// ACLs are cached ([`AuthStore::cached_acl`]). On a shared store the cache is only used
+/// while the server's cluster listener is connected to the database and listening to the
+/// notifications that every write of an ACL key sends, whoever makes it (a trigger on the
+/// table, `crate::cluster`): a change made by another instance, an admin command or plain
+/// SQL applies as soon as its notification arrives (a few milliseconds). Without a listener
+/// (before it first connects, while it reconnects, in admin commands) every check reads the
+/// database.
 pub struct AuthStore {
     storage: Arc<dyn Storage>,
     /// Serialises writes to users and tokens.
@@ -188,30 +209,105 @@ pub struct AuthStore {
     document_locks: [Mutex<()>; DOCUMENT_LOCK_STRIPES],
     /// ACLs recently read or written.
     acls: Mutex<AclCache>,
-    /// The storage is shared with other processes ([`Storage::is_shared`]): the ACL cache is
-    /// not read, since another process may change an ACL without this one hearing of it.
-    shared: bool,
+    /// Numbers the listening connections ([`AuthStore::acl_listening`]).
+    listeners: std::sync::atomic::AtomicU64,
 }
 
 /// ACLs recently read or written, so that the access check the sync paths make on every
 /// message usually reads no storage (and needs no hand-off to a blocking thread).
 ///
-/// Coherent because every ACL write goes through [`AuthStore`], which updates the cache
-/// under the document's lock right after the write; reads that miss fill it under the same
-/// lock, so a fill can never put back a value older than a write. `None` entries record
-/// documents that do not exist (yet). Bounded: when full it is emptied and fills again (what
-/// matters is that hot documents hit, not which cold one leaves first).
+/// Coherent with this process's writes because every ACL write goes through [`AuthStore`],
+/// which updates the cache under the document's lock right after the write; reads that miss
+/// fill it under the same lock, so a fill can never put back a value older than a write.
+/// `None` entries record documents that do not exist (yet). Bounded: when full it is emptied
+/// and fills again (what matters is that hot documents hit, not which cold one leaves first).
+///
+/// On a shared store another process may write an ACL: the cluster's listener hears of it
+/// (a PostgreSQL notification) and [forgets](AuthStore::forget_acl) the entry. A reader that
+/// missed, read the old value, and fills only after the notification was processed would
+/// put the old value back for ever; so every fill and write-through carries the
+/// [`Ticket`] taken before its read or write, and goes in only if no invalidation touched
+/// its document's stripe (nor emptied the cache) since. The cache is `on` only while a
+/// listener is connected and listening ([`AuthStore::acl_listening`]); always on a store
+/// one process holds.
 #[derive(Default)]
 struct AclCache {
     entries: HashMap<DocumentId, Option<DocumentAcl>>,
+    /// Whether entries may be read and filled.
+    on: bool,
+    /// Bumped when the cache is emptied or turned on or off.
+    epoch: u64,
+    /// Bumped by every invalidation of a document of the stripe (see [`acl_stripe`]).
+    stripes: Vec<u64>,
+    /// The listening connection the cache is on for, and the newest one that ended (see
+    /// [`AuthStore::acl_listening`]).
+    listener: Option<u64>,
+    ended: u64,
+}
+
+/// Invalidation counters of the ACL cache: documents share one when their ids fall in the
+/// same stripe, so the counters stay bounded whatever the number of documents.
+const ACL_STRIPES: usize = 1_024;
+
+fn acl_stripe(doc: &DocumentId) -> usize {
+    let bytes = doc.as_bytes();
+    usize::from(u16::from_le_bytes([bytes[0], bytes[1]])) % ACL_STRIPES
+}
+
+/// What the ACL cache was like before a read or write of one document's ACL: its result may
+/// go in only if the cache is still so ([`AclCache::put`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Ticket {
+    epoch: u64,
+    stripe: u64,
 }
 
 impl AclCache {
-    fn put(&mut self, doc: DocumentId, acl: Option<DocumentAcl>) {
+    fn new(on: bool) -> Self {
+        Self {
+            on,
+            stripes: vec![0; ACL_STRIPES],
+            ..Self::default()
+        }
+    }
+
+    fn get(&self, doc: &DocumentId) -> Option<Option<DocumentAcl>> {
+        if !self.on {
+            return None;
+        }
+        self.entries.get(doc).cloned()
+    }
+
+    fn ticket(&self, doc: &DocumentId) -> Ticket {
+        Ticket {
+            epoch: self.epoch,
+            stripe: self.stripes[acl_stripe(doc)],
+        }
+    }
+
+    /// Puts what was read or written under `ticket`, unless the cache is off or something
+    /// invalidated the document since the ticket was taken: then the entry is dropped (it
+    /// may be older than the invalidation).
+    fn put(&mut self, doc: DocumentId, acl: Option<DocumentAcl>, ticket: Ticket) {
+        if !self.on || ticket != self.ticket(&doc) {
+            self.entries.remove(&doc);
+            return;
+        }
         if self.entries.len() >= ACL_CACHE_ENTRIES && !self.entries.contains_key(&doc) {
             self.entries = HashMap::new();
         }
         self.entries.insert(doc, acl);
+    }
+
+    fn forget(&mut self, doc: &DocumentId) {
+        self.stripes[acl_stripe(doc)] += 1;
+        self.entries.remove(doc);
+    }
+
+    fn empty(&mut self, on: bool) {
+        self.on = on;
+        self.epoch += 1;
+        self.entries = HashMap::new();
     }
 }
 
@@ -226,11 +322,12 @@ impl AuthStore {
     /// all start with `auth`, `acl` or `authorship`).
     pub fn new(storage: Arc<dyn Storage>) -> Self {
         Self {
-            shared: storage.is_shared(),
+            // On a shared store, off until a listener hears of other processes' writes.
+            acls: Mutex::new(AclCache::new(!storage.is_shared())),
             storage,
             accounts_lock: Mutex::new(()),
             document_locks: std::array::from_fn(|_| Mutex::new(())),
-            acls: Mutex::new(AclCache::default()),
+            listeners: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
@@ -435,8 +532,9 @@ impl AuthStore {
             return Ok(acl);
         }
         let _guard = self.document_lock(doc);
+        let ticket = self.acls().ticket(doc);
         let acl: Option<DocumentAcl> = self.read(&acl_key(doc)?)?;
-        self.acls().put(*doc, acl.clone());
+        self.acls().put(*doc, acl.clone(), ticket);
         Ok(acl)
     }
 
@@ -444,13 +542,56 @@ impl AuthStore {
     /// return, without touching storage; `None` means "not cached, ask `acl`". Never blocks on
     /// the disk, so async code may call it directly.
     ///
-    /// Always `None` on a shared storage ([`Storage::is_shared`], PostgreSQL): another process
-    /// (an admin command, another server) may have changed the ACL.
+    /// On a shared storage ([`Storage::is_shared`], PostgreSQL), where another process (an
+    /// admin command, another server) may change an ACL, `None` unless a listener is hearing
+    /// of those changes ([`AuthStore::acl_listening`]); an entry is dropped when its
+    /// change's notification arrives ([`AuthStore::forget_acl`]).
     pub fn cached_acl(&self, doc: &DocumentId) -> Option<Option<DocumentAcl>> {
-        if self.shared {
-            return None;
+        self.acls().get(doc)
+    }
+
+    /// A new number for a connection that will listen to ACL changes, for
+    /// [`AuthStore::acl_listening`] and [`AuthStore::acl_unheard`].
+    pub(crate) fn acl_listener(&self) -> u64 {
+        self.listeners
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            + 1
+    }
+
+    /// Listener `listener` is now hearing of every ACL write made by other processes (it
+    /// LISTENs and the trigger that notifies exists): the cache is emptied (what it missed
+    /// before is forgotten) and turned on. Nothing if that listener already ended.
+    pub(crate) fn acl_listening(&self, listener: u64) {
+        let mut acls = self.acls();
+        if listener <= acls.ended {
+            return;
         }
-        self.acls().entries.get(doc).cloned()
+        acls.listener = Some(listener);
+        acls.empty(true);
+    }
+
+    /// Listener `listener` has lost its connection: notifications may be missed from now
+    /// on, so the cache is emptied and turned off until a listener hears again. Nothing if
+    /// the cache is on for another (a newer) listener.
+    pub(crate) fn acl_unheard(&self, listener: u64) {
+        let mut acls = self.acls();
+        acls.ended = acls.ended.max(listener);
+        if acls.listener == Some(listener) {
+            acls.listener = None;
+            acls.empty(false);
+        }
+    }
+
+    /// Another process wrote the ACL of `doc` (`None`: of unknown documents, forget all).
+    pub(crate) fn forget_acl(&self, doc: Option<&DocumentId>) {
+        let mut acls = self.acls();
+        match doc {
+            Some(doc) => acls.forget(doc),
+            None => {
+                let on = acls.on;
+                acls.empty(on);
+            }
+        }
     }
 
     /// The access `principal` has to `doc` (see [`access_for`]).
@@ -474,8 +615,9 @@ impl AuthStore {
     ///
     /// The ACL is written without waiting for the disk ([`Storage::apply_deferred`]) on
     /// storage one process holds (on shared storage it is committed at once, before the
-    /// lock across processes is let go): it is durable with the next flush of the storage, at the latest the one that makes the
-    /// document's first content durable, which the sync paths wait for before acknowledging.
+    /// lock across processes is let go): it is durable with the next flush of the storage,
+    /// at the latest the one that makes the document's first content durable, which the sync
+    /// paths wait for before acknowledging.
     /// Batches become durable in order, so a document's content never survives a crash
     /// without its ACL. Call [`AuthStore::flush`] if the ACL must be durable on its own.
     ///
@@ -487,6 +629,7 @@ impl AuthStore {
     ) -> Result<Result<DocumentAcl, Refusal>, AuthError> {
         let _guard = self.document_lock(doc);
         let _across = self.across_processes(&acl_lock_name(doc))?;
+        let ticket = self.acls().ticket(doc);
         let key = acl_key(doc)?;
         // An erased id is taken for ever: refused like an existing document the creator may
         // not see, so the sync paths answer `unavailable`.
@@ -507,7 +650,7 @@ impl AuthStore {
         } else {
             self.storage.apply_deferred(batch)?;
         }
-        self.acls().put(*doc, Some(acl.clone()));
+        self.acls().put(*doc, Some(acl.clone()), ticket);
         Ok(Ok(acl))
     }
 
@@ -547,6 +690,7 @@ impl AuthStore {
     ) -> Result<Result<DocumentAcl, Refusal>, AuthError> {
         let _guard = self.document_lock(doc);
         let _across = self.across_processes(&acl_lock_name(doc))?;
+        let ticket = self.acls().ticket(doc);
         let key = acl_key(doc)?;
         let Some(mut acl) = self.read::<DocumentAcl>(&key)? else {
             return Ok(Err(Refusal::UnknownDocument(*doc)));
@@ -558,7 +702,7 @@ impl AuthStore {
         let mut batch = Batch::new();
         batch.put(key, encode(&acl));
         self.storage.apply(batch)?;
-        self.acls().put(*doc, Some(acl.clone()));
+        self.acls().put(*doc, Some(acl.clone()), ticket);
         Ok(Ok(acl))
     }
 
@@ -596,6 +740,7 @@ impl AuthStore {
         tombstone: &Tombstone,
     ) -> Result<usize, AuthError> {
         let _guard = self.document_lock(doc);
+        let ticket = self.acls().ticket(doc);
         let mut batch = Batch::new();
         batch.delete(acl_key(doc)?);
         for key in self.storage.keys_with_prefix(&authorship_prefix(doc)?)? {
@@ -603,7 +748,7 @@ impl AuthStore {
         }
         batch.put(tombstone_key(doc)?, encode(tombstone));
         let deleted = docs.delete_document_with(doc, batch)?;
-        self.acls().put(*doc, None);
+        self.acls().put(*doc, None, ticket);
         Ok(deleted)
     }
 
@@ -746,4 +891,213 @@ fn acl_lock_name(doc: &DocumentId) -> Vec<u8> {
     let mut name = b"acl/".to_vec();
     name.extend_from_slice(doc.as_bytes());
     name
+}
+
+#[cfg(test)]
+mod tests {
+    //! The ACL cache on a shared store, with its invalidations driven by hand in the order
+    //! a race would take (the cluster's listener drives them in the server).
+
+    use passerelle_store::{MemoryStorage, StorageError};
+
+    use super::*;
+
+    type Hook = Box<dyn FnOnce() + Send>;
+
+    /// A real in-memory store that says it is shared, and runs `after_get` once, right
+    /// after the next read returns: what another process does while a reader holds what it
+    /// read.
+    struct SharedStore {
+        inner: Arc<MemoryStorage>,
+        after_get: Mutex<Option<Hook>>,
+    }
+
+    impl Storage for SharedStore {
+        fn get(&self, key: &StorageKey) -> Result<Option<Vec<u8>>, StorageError> {
+            let value = self.inner.get(key);
+            let hook = self.after_get.lock().unwrap().take();
+            if let Some(hook) = hook {
+                hook();
+            }
+            value
+        }
+        fn scan_prefix(
+            &self,
+            prefix: &StorageKey,
+        ) -> Result<Vec<(StorageKey, Vec<u8>)>, StorageError> {
+            self.inner.scan_prefix(prefix)
+        }
+        fn keys_with_prefix(&self, prefix: &StorageKey) -> Result<Vec<StorageKey>, StorageError> {
+            self.inner.keys_with_prefix(prefix)
+        }
+        fn apply_deferred(&self, batch: Batch) -> Result<(), StorageError> {
+            self.inner.apply_deferred(batch)
+        }
+        fn flush(&self) -> Result<(), StorageError> {
+            self.inner.flush()
+        }
+        fn is_shared(&self) -> bool {
+            true
+        }
+    }
+
+    fn principal(user: &str, org: &str) -> Principal {
+        Principal {
+            user: user.parse().unwrap(),
+            org: org.parse().unwrap(),
+            role: Role::Admin,
+        }
+    }
+
+    struct Setup {
+        store: Arc<SharedStore>,
+        /// This process.
+        auth: Arc<AuthStore>,
+        /// Another process writing the same store.
+        other: AuthStore,
+        doc: DocumentId,
+        amina: Principal,
+        youssef: Principal,
+    }
+
+    fn setup() -> Setup {
+        let inner = Arc::new(MemoryStorage::new());
+        let store = Arc::new(SharedStore {
+            inner: Arc::clone(&inner),
+            after_get: Mutex::new(None),
+        });
+        let auth = Arc::new(AuthStore::new(Arc::clone(&store) as Arc<dyn Storage>));
+        let other = AuthStore::new(inner);
+        let (doc, amina) = (DocumentId::random(), principal("amina", "ville-de-lille"));
+        other.create_document(&doc, &amina).unwrap().unwrap();
+        Setup {
+            store,
+            auth,
+            other,
+            doc,
+            amina,
+            youssef: principal("youssef", "commune-oujda"),
+        }
+    }
+
+    fn share(s: &Setup, access: Access) {
+        let rule = Rule {
+            subject: Subject::Org(s.youssef.org.clone()),
+            access,
+        };
+        s.other.set_rule(&s.doc, &s.amina, rule).unwrap().unwrap();
+    }
+
+    #[test]
+    fn off_on_a_shared_store_until_a_listener_hears_and_again_once_it_is_gone() {
+        let s = setup();
+        s.auth.acl(&s.doc).unwrap();
+        assert_eq!(s.auth.cached_acl(&s.doc), None, "no listener yet");
+        let listener = s.auth.acl_listener();
+        s.auth.acl_listening(listener);
+        let before = s.auth.acl(&s.doc).unwrap();
+        assert_eq!(s.auth.cached_acl(&s.doc), Some(before.clone()));
+
+        // The notification of another process's write.
+        share(&s, Access::Read);
+        s.auth.forget_acl(Some(&s.doc));
+        assert_eq!(s.auth.cached_acl(&s.doc), None);
+        let shared = s.auth.acl(&s.doc).unwrap();
+        assert_ne!(shared, before);
+        assert_eq!(s.auth.cached_acl(&s.doc), Some(shared));
+
+        // The listener's connection is lost: nothing cached is trusted, nothing is filled,
+        // so a change made meanwhile (whose notification nobody hears) applies.
+        s.auth.acl_unheard(listener);
+        assert_eq!(s.auth.cached_acl(&s.doc), None);
+        share(&s, Access::None);
+        assert!(
+            !s.auth
+                .is_allowed(&s.doc, &s.youssef, Operation::Read)
+                .unwrap()
+        );
+        assert_eq!(s.auth.cached_acl(&s.doc), None);
+
+        // An older listener ending, or turning on after it ended, changes nothing.
+        let newer = s.auth.acl_listener();
+        s.auth.acl_listening(newer);
+        s.auth.acl(&s.doc).unwrap();
+        s.auth.acl_unheard(listener);
+        assert!(
+            s.auth.cached_acl(&s.doc).is_some(),
+            "on for the newer listener"
+        );
+        s.auth.acl_unheard(newer);
+        s.auth.acl_listening(newer);
+        assert_eq!(s.auth.cached_acl(&s.doc), None, "that listener has ended");
+    }
+
+    /// A reader misses, reads the old ACL, another process writes and its notification is
+    /// processed, and only then does the reader fill the cache: the old value must not go
+    /// in (it would stay for ever, no other notification coming).
+    #[test]
+    fn a_fill_that_read_before_an_invalidation_is_dropped() {
+        let s = setup();
+        s.auth.acl_listening(s.auth.acl_listener());
+        let old = s.auth.acl(&s.doc).unwrap();
+        s.auth.forget_acl(Some(&s.doc));
+
+        let other = AuthStore::new(Arc::clone(&s.store.inner) as Arc<dyn Storage>);
+        let (doc, amina, org) = (s.doc, s.amina.clone(), s.youssef.org.clone());
+        let auth = Arc::downgrade(&s.auth);
+        *s.store.after_get.lock().unwrap() = Some(Box::new(move || {
+            let rule = Rule {
+                subject: Subject::Org(org),
+                access: Access::Write,
+            };
+            other.set_rule(&doc, &amina, rule).unwrap().unwrap();
+            auth.upgrade().unwrap().forget_acl(Some(&doc));
+        }));
+        // This read returns what it read, before the write: fair, it started before.
+        assert_eq!(s.auth.acl(&s.doc).unwrap(), old);
+        // But it is not kept: the next check reads the new rules.
+        assert_eq!(s.auth.cached_acl(&s.doc), None, "a stale ACL was cached");
+        assert!(
+            s.auth
+                .is_allowed(&s.doc, &s.youssef, Operation::Write)
+                .unwrap()
+        );
+        assert!(s.auth.cached_acl(&s.doc).is_some());
+    }
+
+    /// The same race for this process's own write: its write-through must not put back a
+    /// value that a later write of another process, already heard of, replaced.
+    #[test]
+    fn a_write_through_overtaken_by_an_invalidation_is_dropped() {
+        let s = setup();
+        s.auth.acl_listening(s.auth.acl_listener());
+        let doc = s.doc;
+        let auth = Arc::downgrade(&s.auth);
+        // change_acl reads the ACL, then writes; the hook runs between the two: the
+        // notification of an earlier write of another process arrives.
+        *s.store.after_get.lock().unwrap() = Some(Box::new(move || {
+            auth.upgrade().unwrap().forget_acl(Some(&doc));
+        }));
+        let rule = Rule {
+            subject: Subject::Org(s.youssef.org.clone()),
+            access: Access::Read,
+        };
+        s.auth.set_rule(&s.doc, &s.amina, rule).unwrap().unwrap();
+        assert_eq!(s.auth.cached_acl(&s.doc), None);
+        // Without invalidations in between, the write goes through to the cache.
+        let rule = Rule {
+            subject: Subject::Org(s.youssef.org.clone()),
+            access: Access::Write,
+        };
+        let written = s.auth.set_rule(&s.doc, &s.amina, rule).unwrap().unwrap();
+        assert_eq!(s.auth.cached_acl(&s.doc), Some(Some(written)));
+    }
+
+    #[test]
+    fn on_a_store_one_process_holds_the_cache_needs_no_listener() {
+        let auth = AuthStore::new(Arc::new(MemoryStorage::new()));
+        let (doc, amina) = (DocumentId::random(), principal("amina", "ville-de-lille"));
+        let acl = auth.create_document(&doc, &amina).unwrap().unwrap();
+        assert_eq!(auth.cached_acl(&doc), Some(Some(acl)));
+    }
 }

@@ -32,6 +32,9 @@
 //!   gets `reset` (its client compares every document once), and every instance re-reads
 //!   the documents it holds in memory. The same rule as a single server's feed after a
 //!   crash. A graceful shutdown publishes everything, then removes its lease.
+//! - **ACLs**: every write of an ACL key notifies `passerelle_acl` (triggers, [`acl`]);
+//!   the listener makes the [`AuthStore`] forget that document's cached ACL, and keeps the
+//!   cache on only while it is connected and listening.
 //! - **Erasure**: the row of an erasure makes the other instances drop the document from
 //!   their engines and sweep its keys again (a write of theirs in flight could otherwise
 //!   land after the erasing instance's sweep).
@@ -42,6 +45,8 @@
 //! feed keeps its newest [`KEEP_ROWS`] rows; an instance loads the newest [`LOAD_ROWS`] at
 //! start.
 
+mod acl;
+
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -51,15 +56,19 @@ use passerelle_store::DocStore;
 use tokio::sync::{mpsc, oneshot, watch};
 use tokio_postgres::{AsyncMessage, Client, NoTls};
 
-use crate::auth::DocumentAcl;
+use crate::auth::{AuthStore, DocumentAcl};
 use crate::sync::{ChangeFeed, Hub, SharedEntry, ToShared};
 
+/// The `application_name` of the listener's connection (it LISTENs), in
+/// `pg_stat_activity`.
+pub const LISTENER_APPLICATION: &str = "passerelle-cluster-listener";
 /// The notification channel of the shared feed.
 const CHANNEL: &str = "passerelle_changes";
 /// The advisory lock (transaction-level) that orders the feed's inserts: "pssrfeed".
 const FEED_LOCK: i64 = 0x7073_7372_6665_6564;
-/// The advisory lock (transaction-level) under which the tables are created: "pssrschm".
-const SCHEMA_LOCK: i64 = 0x7073_7372_7363_686d;
+/// The advisory lock (transaction-level) under which the tables and triggers are created:
+/// "pssrschm".
+pub const SCHEMA_LOCK: i64 = 0x7073_7372_7363_686d;
 /// An instance whose lease is older than this is taken for dead.
 pub const LEASE: Duration = Duration::from_secs(5);
 /// How often the listener renews its lease, sweeps dead ones and polls the feed (the
@@ -95,7 +104,13 @@ impl Cluster {
     /// Shares `feed` through the database at `url` and starts the publisher and the
     /// listener on the current runtime. Returns at once: the listener connects (and retries)
     /// in the background; until it has, the feed answers every cursor with `reset`.
-    pub(crate) fn start(url: String, feed: Arc<ChangeFeed>, hub: Hub, docs: Arc<DocStore>) -> Self {
+    pub(crate) fn start(
+        url: String,
+        feed: Arc<ChangeFeed>,
+        hub: Hub,
+        docs: Arc<DocStore>,
+        auth: Arc<AuthStore>,
+    ) -> Self {
         let instance = uuid::Uuid::new_v4().to_string();
         let (entries, queue) = mpsc::unbounded_channel();
         feed.share(entries);
@@ -108,6 +123,7 @@ impl Cluster {
                 feed: Arc::clone(&feed),
                 hub,
                 docs,
+                auth,
                 instance: instance.clone(),
                 epoch: None,
                 last: 0,
@@ -201,31 +217,51 @@ async fn connect(url: &str) -> Result<Client, tokio_postgres::Error> {
     Ok(client)
 }
 
-/// A connection whose notifications arrive on the returned channel, which closes when the
-/// connection is lost.
+/// A connection listening to the feed's and the ACLs' channels: the feed's notifications
+/// arrive on the returned channel, which closes when the connection is lost; the ACLs' make
+/// `auth` forget the document's cached ACL at once, and the end of the connection turns
+/// `auth`'s cache off (it is turned on by the caller, as listener number `listener`, once
+/// the triggers exist: [`AuthStore::acl_listening`]).
 async fn connect_listening(
     url: &str,
+    auth: Arc<AuthStore>,
+    listener: u64,
 ) -> Result<(Client, mpsc::UnboundedReceiver<()>), tokio_postgres::Error> {
-    let (client, mut connection) = tokio_postgres::connect(url, NoTls).await?;
+    let mut config: tokio_postgres::Config = url.parse()?;
+    config.application_name(LISTENER_APPLICATION);
+    let connected = config.connect(NoTls).await;
+    let (client, mut connection) = match connected {
+        Ok(connected) => connected,
+        Err(error) => {
+            auth.acl_unheard(listener);
+            return Err(error);
+        }
+    };
     let (notices, received) = mpsc::unbounded_channel();
     tokio::spawn(async move {
-        loop {
+        let failed = loop {
             match std::future::poll_fn(|cx| connection.poll_message(cx)).await {
-                Some(Ok(AsyncMessage::Notification(_))) => {
-                    if notices.send(()).is_err() {
-                        return;
+                Some(Ok(AsyncMessage::Notification(notification))) => {
+                    if notification.channel() == acl::CHANNEL {
+                        acl::heard(&auth, notification.payload());
+                    } else if notices.send(()).is_err() {
+                        break None;
                     }
                 }
                 Some(Ok(_)) => {}
-                Some(Err(error)) => {
-                    tracing::warn!("the cluster's listening connection failed: {error}");
-                    return;
-                }
-                None => return,
+                Some(Err(error)) => break Some(error),
+                None => break None,
             }
+        };
+        // Notifications may be missed from now on.
+        auth.acl_unheard(listener);
+        if let Some(error) = failed {
+            tracing::warn!("the cluster's listening connection failed: {error}");
         }
     });
-    client.batch_execute(&format!("LISTEN {CHANNEL}")).await?;
+    client
+        .batch_execute(&format!("LISTEN {CHANNEL}; LISTEN {}", acl::CHANNEL))
+        .await?;
     Ok((client, received))
 }
 
@@ -252,6 +288,7 @@ async fn ensure_schema(client: &mut Client) -> Result<(), tokio_postgres::Error>
          );",
     )
     .await?;
+    tx.batch_execute(&acl::trigger_sql()).await?;
     tx.commit().await
 }
 
@@ -440,6 +477,8 @@ struct Listener {
     feed: Arc<ChangeFeed>,
     hub: Hub,
     docs: Arc<DocStore>,
+    /// Whose ACL cache the notifications keep coherent.
+    auth: Arc<AuthStore>,
     instance: String,
     /// The epoch the feed runs under, once connected.
     epoch: Option<u64>,
@@ -481,8 +520,12 @@ impl Listener {
         backoff: &mut Backoff,
         stop: &mut watch::Receiver<bool>,
     ) -> Result<(), tokio_postgres::Error> {
-        let (mut client, mut notices) = connect_listening(&self.url).await?;
+        let listener = self.auth.acl_listener();
+        let (mut client, mut notices) =
+            connect_listening(&self.url, Arc::clone(&self.auth), listener).await?;
         ensure_schema(&mut client).await?;
+        // Listening, and every ACL write now notifies: the ACL cache may be used.
+        self.auth.acl_listening(listener);
         // Alive for as long as this connection holds its instance lock (see `heartbeat`).
         client
             .execute(

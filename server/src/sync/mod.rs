@@ -86,7 +86,7 @@ impl SyncState {
         let hub = Hub::start(
             config,
             Arc::clone(&docs),
-            auth,
+            Arc::clone(&auth),
             Arc::clone(&feed),
             Arc::clone(&metrics),
         );
@@ -96,6 +96,7 @@ impl SyncState {
                 Arc::clone(&feed),
                 hub.clone(),
                 Arc::clone(&docs),
+                auth,
             ))
         });
         Self {

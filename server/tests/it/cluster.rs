@@ -523,7 +523,13 @@ async fn access_changes_on_the_database_or_one_instance_apply_on_all() {
         .await
         .unwrap();
     assert_eq!(shared.status(), 200, "{}", shared.text().await.unwrap());
+    // The other instances cached the rules when they refused him: the change applies there
+    // once the notification of the write arrives (milliseconds), hence the polling.
     for base in &bases {
+        assert!(
+            reads_within(base, &youssef, document_id, true).await,
+            "shared, yet not readable through {base}"
+        );
         let mut copy = Automerge::new();
         batch_sync(base, &youssef, "peer-youssef", document_id, &mut copy)
             .await
@@ -561,6 +567,259 @@ async fn access_changes_on_the_database_or_one_instance_apply_on_all() {
             .status();
         assert_eq!(fresh, 200, "a token made on the database works on {base}");
     }
+}
+
+/// Whether `token` reads the document through `base` (one batch sync of an empty replica:
+/// it gets the document's changes or nothing), asked again every 50 ms until the answer is
+/// `readable` or 5 s pass. A change of the rules made elsewhere applies once its
+/// notification reaches the instance, within milliseconds; 5 s is for a loaded machine.
+async fn reads_within(base: &str, token: &str, id: DocumentId, readable: bool) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut copy = Automerge::new();
+        let answer = batch_sync(base, token, "peer-reader", id, &mut copy).await;
+        if answer.is_some() && copy.get_heads().is_empty() != readable {
+            return true;
+        }
+        if Instant::now() > deadline {
+            return false;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The rules of documents, written by this process on the database as an admin command
+/// would (the same `AuthStore` over the same storage), beside the instances.
+fn rules_on_the_database(db: &TestDatabase) -> passerelle_server::auth::AuthStore {
+    passerelle_server::auth::AuthStore::new(std::sync::Arc::new(db.storage()))
+}
+
+fn org_rule(org: &str, access: passerelle_server::auth::Access) -> passerelle_server::auth::Rule {
+    passerelle_server::auth::Rule {
+        subject: passerelle_server::auth::Subject::Org(org.parse().unwrap()),
+        access,
+    }
+}
+
+fn admin_of(user: &str, org: &str) -> passerelle_server::auth::Principal {
+    passerelle_server::auth::Principal {
+        user: user.parse().unwrap(),
+        org: org.parse().unwrap(),
+        role: passerelle_server::auth::Role::Admin,
+    }
+}
+
+/// A document Amina (admin of ville-de-lille) creates through `base`, readable by
+/// commune-oujda's members, and read through `base` by Youssef (so that `base` caches its
+/// rules). Returns Youssef's token and the document.
+async fn shared_and_read(cluster: &Instances, base: &str) -> (String, String, DocumentId) {
+    let amina = cluster.user("amina", "ville-de-lille", "admin");
+    let youssef = cluster.user("youssef", "commune-oujda", "editor");
+    let document_id = DocumentId::random();
+    let mut doc = Automerge::new();
+    doc.transact::<_, _, automerge::AutomergeError>(|tx| {
+        tx.put(automerge::ROOT, "title", "jumelage")?;
+        Ok(())
+    })
+    .unwrap();
+    batch_sync(base, &amina, "peer-amina", document_id, &mut doc)
+        .await
+        .expect("created");
+    let shared = reqwest::Client::new()
+        .put(format!("{base}/v1/docs/{document_id}/access"))
+        .bearer_auth(&amina)
+        .json(&serde_json::json!({"subject": "org:commune-oujda", "access": "read"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(shared.status(), 200, "{}", shared.text().await.unwrap());
+    assert!(reads_within(base, &youssef, document_id, true).await);
+    (amina, youssef, document_id)
+}
+
+/// The ACL cache on PostgreSQL: rules instance A cached (a client of A read the document)
+/// are changed through instance B, by another process on the database (an admin command's
+/// `AuthStore`), and by plain SQL; each change applies on A (within its notification's
+/// delivery). Fails if A does not forget its cached rules when notified.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rules_cached_by_one_instance_follow_changes_made_elsewhere() {
+    let Some(cluster) = Instances::start("rules_cached_follow_changes", 2) else {
+        return;
+    };
+    let (a, b) = (cluster.base(0), cluster.base(1));
+    let (amina, youssef, document_id) = shared_and_read(&cluster, &a).await;
+    // Checked again and again by A: served from its cache.
+    for _ in 0..3 {
+        assert!(reads_within(&a, &youssef, document_id, true).await);
+    }
+
+    // Revoked through B.
+    let revoked = reqwest::Client::new()
+        .put(format!("{b}/v1/docs/{document_id}/access"))
+        .bearer_auth(&amina)
+        .json(&serde_json::json!({"subject": "org:commune-oujda", "access": "none"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 200, "{}", revoked.text().await.unwrap());
+    assert!(
+        reads_within(&a, &youssef, document_id, false).await,
+        "revoked through B, yet A still serves the document; logs:\n{}",
+        cluster.logs()
+    );
+
+    // Granted again by another process on the database.
+    let rules = rules_on_the_database(&cluster.db);
+    let amina_admin = admin_of("amina", "ville-de-lille");
+    let grant = org_rule("commune-oujda", passerelle_server::auth::Access::Read);
+    rules
+        .set_rule(&document_id, &amina_admin, grant)
+        .unwrap()
+        .unwrap();
+    assert!(
+        reads_within(&a, &youssef, document_id, true).await,
+        "granted on the database, yet A refuses"
+    );
+
+    // The rules replaced by hand in SQL with those of another of Amina's documents, which
+    // she did not share.
+    let mut other = Automerge::new();
+    other
+        .transact::<_, _, automerge::AutomergeError>(|tx| {
+            tx.put(automerge::ROOT, "title", "budget")?;
+            Ok(())
+        })
+        .unwrap();
+    let other_id = DocumentId::random();
+    batch_sync(&b, &amina, "peer-amina", other_id, &mut other)
+        .await
+        .expect("created");
+    let acl_key = |id: DocumentId| {
+        let key = passerelle_store::StorageKey::try_new(["acl", &id.to_string()]).unwrap();
+        format!("'\\x{}'::bytea", hex::encode(key.to_ordered_bytes()))
+    };
+    cluster
+        .db
+        .execute(&format!(
+            "UPDATE passerelle_kv SET value = (SELECT value FROM passerelle_kv WHERE key = {})
+             WHERE key = {}",
+            acl_key(other_id),
+            acl_key(document_id)
+        ))
+        .unwrap();
+    assert!(
+        reads_within(&a, &youssef, document_id, false).await,
+        "its rules replaced in SQL, yet A serves the document"
+    );
+}
+
+/// While the listener of an instance is not connected, nothing it cached is trusted: its
+/// connection is terminated (`pg_terminate_backend`), and its reconnection is held back
+/// (this test holds the lock under which a listener sets up its tables), so the rules
+/// changed meanwhile are never notified to it; its next check still sees them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_made_while_the_listener_is_down_applies() {
+    let Some(cluster) = Instances::start("change_while_listener_down", 1) else {
+        return;
+    };
+    let a = cluster.base(0);
+    let (_, youssef, document_id) = shared_and_read(&cluster, &a).await;
+    assert!(reads_within(&a, &youssef, document_id, true).await);
+    let rules = rules_on_the_database(&cluster.db);
+    let amina_admin = admin_of("amina", "ville-de-lille");
+    // Opens the storage's connections and its lock connection now.
+    rules.acl(&document_id).unwrap().expect("exists");
+
+    let (admin, connection) = tokio_postgres::connect(cluster.db.url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(connection);
+    admin
+        .execute(
+            "SELECT pg_advisory_lock($1)",
+            &[&passerelle_server::cluster::SCHEMA_LOCK],
+        )
+        .await
+        .unwrap();
+    let listeners = "SELECT pid FROM pg_stat_activity
+                     WHERE datname = current_database() AND application_name = $1";
+    let application = passerelle_server::cluster::LISTENER_APPLICATION;
+    let old: Vec<i32> = admin
+        .query(listeners, &[&application])
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(old.len(), 1, "one listener: {old:?}");
+    admin
+        .execute("SELECT pg_terminate_backend($1)", &[&old[0]])
+        .await
+        .unwrap();
+    // Down once its new connection waits for the lock (the old one has ended first).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let waiting: Vec<i32> = admin
+            .query(
+                &format!("{listeners} AND wait_event_type = 'Lock' AND pid <> $2"),
+                &[&application, &old[0]],
+            )
+            .await
+            .unwrap()
+            .iter()
+            .map(|row| row.get(0))
+            .collect();
+        if !waiting.is_empty()
+            && cluster
+                .server(0)
+                .log()
+                .contains("listening connection failed")
+        {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the listener did not come back; log:\n{}",
+            cluster.logs()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // Revoked while nobody tells A: its very next check refuses (no polling here).
+    let subject = passerelle_server::auth::Subject::Org("commune-oujda".parse().unwrap());
+    rules
+        .remove_rule(&document_id, &amina_admin, &subject)
+        .unwrap()
+        .unwrap();
+    let mut copy = Automerge::new();
+    batch_sync(&a, &youssef, "peer-reader", document_id, &mut copy)
+        .await
+        .expect("answered");
+    assert!(
+        copy.get_heads().is_empty(),
+        "revoked while A's listener was down, yet A served the document"
+    );
+
+    // Listening again: changes apply as before.
+    admin
+        .execute(
+            "SELECT pg_advisory_unlock($1)",
+            &[&passerelle_server::cluster::SCHEMA_LOCK],
+        )
+        .await
+        .unwrap();
+    let grant = org_rule("commune-oujda", passerelle_server::auth::Access::Read);
+    rules
+        .set_rule(&document_id, &amina_admin, grant)
+        .unwrap()
+        .unwrap();
+    assert!(reads_within(&a, &youssef, document_id, true).await);
+    let subject = passerelle_server::auth::Subject::Org("commune-oujda".parse().unwrap());
+    rules
+        .remove_rule(&document_id, &amina_admin, &subject)
+        .unwrap()
+        .unwrap();
+    assert!(reads_within(&a, &youssef, document_id, false).await);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
