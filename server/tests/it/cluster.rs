@@ -515,14 +515,7 @@ async fn access_changes_on_the_database_or_one_instance_apply_on_all() {
         assert!(copy.get_heads().is_empty(), "{reply:?}");
     }
     // ...until Amina shares it through B; then on every instance.
-    let shared = reqwest::Client::new()
-        .put(format!("{}/v1/docs/{document_id}/access", bases[1]))
-        .bearer_auth(&amina)
-        .json(&serde_json::json!({"subject": "org:commune-oujda", "access": "read"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(shared.status(), 200, "{}", shared.text().await.unwrap());
+    share_with_oujda(&bases[1], &amina, document_id, "read").await;
     // The other instances cached the rules when they refused him: the change applies there
     // once the notification of the write arrives (milliseconds), hence the polling.
     for base in &bases {
@@ -612,6 +605,18 @@ fn admin_of(user: &str, org: &str) -> passerelle_server::auth::Principal {
 /// A document Amina (admin of ville-de-lille) creates through `base`, readable by
 /// commune-oujda's members, and read through `base` by Youssef (so that `base` caches its
 /// rules). Returns Youssef's token and the document.
+/// Sets the access of the organisation commune-oujda to `doc` through the instance at `base`.
+async fn share_with_oujda(base: &str, token: &str, doc: DocumentId, access: &str) {
+    let shared = reqwest::Client::new()
+        .put(format!("{base}/v1/docs/{doc}/access"))
+        .bearer_auth(token)
+        .json(&serde_json::json!({"subject": "org:commune-oujda", "access": access}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(shared.status(), 200, "{}", shared.text().await.unwrap());
+}
+
 async fn shared_and_read(cluster: &Instances, base: &str) -> (String, String, DocumentId) {
     let amina = cluster.user("amina", "ville-de-lille", "admin");
     let youssef = cluster.user("youssef", "commune-oujda", "editor");
@@ -625,14 +630,7 @@ async fn shared_and_read(cluster: &Instances, base: &str) -> (String, String, Do
     batch_sync(base, &amina, "peer-amina", document_id, &mut doc)
         .await
         .expect("created");
-    let shared = reqwest::Client::new()
-        .put(format!("{base}/v1/docs/{document_id}/access"))
-        .bearer_auth(&amina)
-        .json(&serde_json::json!({"subject": "org:commune-oujda", "access": "read"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(shared.status(), 200, "{}", shared.text().await.unwrap());
+    share_with_oujda(base, &amina, document_id, "read").await;
     assert!(reads_within(base, &youssef, document_id, true).await);
     (amina, youssef, document_id)
 }
@@ -654,14 +652,7 @@ async fn rules_cached_by_one_instance_follow_changes_made_elsewhere() {
     }
 
     // Revoked through B.
-    let revoked = reqwest::Client::new()
-        .put(format!("{b}/v1/docs/{document_id}/access"))
-        .bearer_auth(&amina)
-        .json(&serde_json::json!({"subject": "org:commune-oujda", "access": "none"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(revoked.status(), 200, "{}", revoked.text().await.unwrap());
+    share_with_oujda(&b, &amina, document_id, "none").await;
     assert!(
         reads_within(&a, &youssef, document_id, false).await,
         "revoked through B, yet A still serves the document; logs:\n{}",
