@@ -7,14 +7,16 @@
 // Every wait is bounded by --deadline-ms; a run that overruns it exits with status 2 saying
 // what it was waiting for.
 //
-//   node driver.mjs w1 --url ws://ADDR/ws?token=T --docs 1000 --urls-file FILE
+//   node driver.mjs w1 --url ws://ADDR/ws?token=T --docs 1000 --urls-file FILE [--wait-go]
 //   node driver.mjs w2 --url ws://ADDR/ws?token=T --urls-file FILE [--concurrency 50]
 //   node driver.mjs w4 --url ws://ADDR/ws?token=T --edits 200 --gap-ms 120
 //   node driver.mjs w5 --url ws://ADDR/ws?token=T --clients 500
 //
 // w5 talks with its driver: it prints `{"phase":"baseline"}` once one client has created the
 // shared document, waits for a line on stdin, connects the clients, prints
-// `{"phase":"connected",...}`, and exits when stdin closes.
+// `{"phase":"connected",...}`, and exits when stdin closes. w1 with --wait-go does the same
+// before its clock starts (`{"phase":"ready"}` once connected, then a line on stdin), so that
+// several drivers start together.
 
 import { readFileSync, writeFileSync } from "node:fs"
 import { createInterface } from "node:readline"
@@ -33,6 +35,7 @@ const { positionals, values: opts } = parseArgs({
     "gap-ms": { type: "string", default: "120" },
     clients: { type: "string", default: "500" },
     concurrency: { type: "string", default: "50" },
+    "wait-go": { type: "boolean", default: false },
     "deadline-ms": { type: "string", default: "300000" },
   },
 })
@@ -126,8 +129,15 @@ const smallDoc = i => ({ title: `Document ${i}`, n: i, tags: ["bench", "small"],
  */
 async function w1() {
   const count = Number(opts.docs)
+  const stdin = opts["wait-go"] ? stdinLines() : null
   const c = client("creator")
   const storageId = await connected(c)
+  if (stdin) {
+    emit({ phase: "ready" })
+    waitingFor = "the driver's go (stdin)"
+    await stdin.next()
+  }
+  const cpu0 = process.cpuUsage()
   const t0 = performance.now()
   const handles = []
   for (let i = 0; i < count; i++) handles.push(c.repo.create(smallDoc(i)))
@@ -137,9 +147,20 @@ async function w1() {
     return pending.length === 0
   })
   const wallMs = performance.now() - t0
+  const cpu = process.cpuUsage(cpu0)
   writeFileSync(required("urls-file"), JSON.stringify(handles.map(h => h.url)))
   disconnect(c)
-  return { wallMs, docs: count, bytesIn: c.bytes.in, bytesOut: c.bytes.out }
+  return {
+    wallMs,
+    docs: count,
+    bytesIn: c.bytes.in,
+    bytesOut: c.bytes.out,
+    // The measured part on the wall clock (ms since the epoch, to compare drivers run at
+    // once) and this process's CPU time during it (every thread: the client's own cost).
+    startedAt: performance.timeOrigin + t0,
+    endedAt: performance.timeOrigin + t0 + wallMs,
+    cpuMs: (cpu.user + cpu.system) / 1000,
+  }
 }
 
 /** `fn` over `items`, at most `limit` at a time; the results in order. */

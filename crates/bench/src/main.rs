@@ -5,10 +5,14 @@
 //! Each run starts every server afresh for each workload, in turn (JS, samod, passerelle,
 //! then the next run), so that slow drifts of the machine spread over all of them. The table
 //! shows, per metric, the median of the runs and their spread.
+//!
+//! `--scale-out` measures something else instead: workload 1 on passerelle alone, on sled and
+//! on PostgreSQL with one and three instances (`scale_out.rs`).
 
 mod fill;
 mod proc_stats;
 mod report;
+mod scale_out;
 mod servers;
 mod workloads;
 
@@ -21,6 +25,7 @@ use anyhow::Context as _;
 use clap::Parser;
 
 use crate::report::Results;
+use crate::scale_out::{ScaleOut, Setup, Stats};
 use crate::servers::{Kind, Programs};
 use crate::workloads::{Bench, Settings};
 
@@ -81,6 +86,20 @@ struct Cli {
     /// Also write the report (Markdown) to this file.
     #[arg(long)]
     out: Option<PathBuf>,
+    /// Instead of the servers' table: workload 1 on passerelle on sled, on PostgreSQL with
+    /// one instance and with three, by one client and by three at once (--docs in all);
+    /// --servers and --workloads are then ignored. Needs --postgres.
+    #[arg(long)]
+    scale_out: bool,
+    /// The PostgreSQL admin URL of --scale-out, through which each measurement creates a
+    /// database of its own (random name) and drops it after.
+    #[arg(
+        long,
+        value_name = "URL",
+        env = "PASSERELLE_TEST_POSTGRES",
+        hide_env_values = true
+    )]
+    postgres: Option<String>,
 }
 
 fn main() {
@@ -91,6 +110,9 @@ fn main() {
 }
 
 fn run(cli: Cli) -> anyhow::Result<()> {
+    if cli.scale_out {
+        return scale_out(&cli);
+    }
     let kinds: Vec<Kind> = cli
         .servers
         .iter()
@@ -202,14 +224,70 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 
     let report = format!(
         "{}\n{}",
-        header(&cli, load_before, started.elapsed())?,
+        header(&cli, "server", load_before, started.elapsed())?,
         results.table()
     );
+    print_report(&cli, &report)
+}
+
+fn print_report(cli: &Cli, report: &str) -> anyhow::Result<()> {
     println!("{report}");
     if let Some(out) = &cli.out {
-        fs::write(out, &report).with_context(|| format!("writing {}", out.display()))?;
+        fs::write(out, report).with_context(|| format!("writing {}", out.display()))?;
     }
     Ok(())
+}
+
+/// `--scale-out`: each run measures every set-up with one client, then with three.
+fn scale_out(cli: &Cli) -> anyhow::Result<()> {
+    let admin_url = cli
+        .postgres
+        .as_deref()
+        .filter(|url| !url.is_empty())
+        .context(
+            "--scale-out needs PostgreSQL: --postgres URL or PASSERELLE_TEST_POSTGRES \
+         (scripts/postgres-for-tests prints one)",
+        )?;
+    let programs = Programs {
+        passerelle: cli.passerelle_bin.clone(),
+        samod: cli.samod_bin.clone(),
+        node: cli.node.clone(),
+        js_dir: cli.js_dir.clone(),
+    };
+    programs.check(&[Kind::Passerelle])?;
+    let scratch = tempfile::Builder::new()
+        .prefix("passerelle-bench-")
+        .tempdir_in(cli.work_dir.clone().unwrap_or_else(std::env::temp_dir))?;
+    let load_before = proc_stats::load_average()?;
+    let started = Instant::now();
+    let mut bench = ScaleOut {
+        programs: &programs,
+        admin_url,
+        stats: Stats::connect(admin_url)?,
+        docs: cli.docs,
+    };
+    let mut table = scale_out::Table::new(cli.docs);
+    for run in 1..=cli.runs {
+        for setup in Setup::ALL {
+            for clients in scale_out::CLIENTS {
+                progress(&format!(
+                    "run {run}/{}: {setup:?}, {clients} client(s)",
+                    cli.runs
+                ));
+                let dir = scratch.path().join(format!("run{run}-{setup:?}-{clients}"));
+                let sample = bench.measure(setup, clients, &dir)?;
+                progress(&format!("{sample:?}"));
+                table.record(setup, clients, sample);
+                fs::remove_dir_all(&dir)?;
+            }
+        }
+    }
+    let report = format!(
+        "{}\n{}",
+        header(cli, "set-up", load_before, started.elapsed())?,
+        table.markdown()
+    );
+    print_report(cli, &report)
 }
 
 fn progress(line: &str) {
@@ -217,7 +295,7 @@ fn progress(line: &str) {
 }
 
 /// When, where and how the numbers were taken.
-fn header(cli: &Cli, load_before: f64, took: Duration) -> anyhow::Result<String> {
+fn header(cli: &Cli, per: &str, load_before: f64, took: Duration) -> anyhow::Result<String> {
     let date = command_output("date", &["-u", "+%Y-%m-%d %H:%M UTC"]);
     let cpus = command_output("nproc", &[]);
     let model = fs::read_to_string("/proc/cpuinfo")
@@ -242,7 +320,7 @@ fn header(cli: &Cli, load_before: f64, took: Duration) -> anyhow::Result<String>
         .unwrap_or_default();
     let node = command_output(&cli.node.to_string_lossy(), &["--version"]);
     Ok(format!(
-        "Run of {date}: {cpus} CPUs ({model}), {memory}, node {node}. {} runs per server, \
+        "Run of {date}: {cpus} CPUs ({model}), {memory}, node {node}. {} runs per {per}, \
          medians with (min–max). Load average (1 min) {load_before:.2} before, {:.2} after; \
          took {:.0} min.\n",
         cli.runs,

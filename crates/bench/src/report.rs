@@ -13,6 +13,10 @@ pub(crate) enum Unit {
     MiB,
     KiB,
     KB,
+    /// Per second (documents/s).
+    PerSecond,
+    /// A count (transactions).
+    Count,
 }
 
 impl Unit {
@@ -23,17 +27,40 @@ impl Unit {
             Unit::MiB => "MiB",
             Unit::KiB => "KiB",
             Unit::KB => "kB",
+            Unit::PerSecond => "/s",
+            Unit::Count => "",
         }
     }
 
     fn format(self, value: f64) -> String {
         let digits = match self {
             Unit::Seconds => 2,
+            Unit::Count => 0,
             _ if value.abs() >= 100.0 => 0,
             _ if value.abs() >= 10.0 => 1,
             _ => 2,
         };
         format!("{value:.digits$}")
+    }
+
+    /// A cell of a table: the median with its unit, then the spread (min–max) when the runs
+    /// differ; `–` for no runs.
+    pub(crate) fn cell(self, spread: Option<Spread>) -> String {
+        let with_unit = |value: String| match self.suffix() {
+            "" => value,
+            "/s" => format!("{value}/s"),
+            suffix => format!("{value} {suffix}"),
+        };
+        match spread {
+            Some(s) if s.min == s.max => with_unit(self.format(s.median)),
+            Some(s) => format!(
+                "{} ({}–{})",
+                with_unit(self.format(s.median)),
+                self.format(s.min),
+                self.format(s.max)
+            ),
+            None => "–".to_owned(),
+        }
     }
 }
 
@@ -125,19 +152,7 @@ impl Results {
         out.push_str("| --- | --- | --- | --- | --- | --- | --- | --- |\n");
         for row in &self.rows {
             let spreads = row.values.each_ref().map(|values| Spread::of(values));
-            let cell = |spread: Option<Spread>| match spread {
-                Some(s) if s.min == s.max => {
-                    format!("{} {}", row.unit.format(s.median), row.unit.suffix())
-                }
-                Some(s) => format!(
-                    "{} {} ({}–{})",
-                    row.unit.format(s.median),
-                    row.unit.suffix(),
-                    row.unit.format(s.min),
-                    row.unit.format(s.max)
-                ),
-                None => "–".to_owned(),
-            };
+            let cell = |spread: Option<Spread>| row.unit.cell(spread);
             let ratio =
                 |reference: Option<Spread>| match (spreads[Kind::Passerelle.index()], reference) {
                     (Some(ours), Some(theirs)) if theirs.median > 0.0 => {

@@ -113,11 +113,14 @@ pub(crate) struct Server {
 }
 
 impl Server {
-    /// Starts `kind` on `data` and waits until it answers.
+    /// Starts `kind` on `data` and waits until it answers. `store` (passerelle only): a
+    /// `postgres://` URL for `--store`, the data directory then holding only the server's
+    /// own files; `None` for sled.
     pub(crate) fn start(
         kind: Kind,
         programs: &Programs,
         data: &Path,
+        store: Option<&str>,
         log: &Path,
     ) -> anyhow::Result<Server> {
         let port = free_port()?;
@@ -132,6 +135,9 @@ impl Server {
             Kind::Passerelle => {
                 let mut c = Command::new(&programs.passerelle);
                 c.arg("serve").env("RUST_LOG", "warn");
+                if let Some(url) = store {
+                    c.arg("--store").arg(url);
+                }
                 c
             }
         };
@@ -142,6 +148,7 @@ impl Server {
             .arg(data)
             .env_remove("PASSERELLE_DATA")
             .env_remove("PASSERELLE_LISTEN")
+            .env_remove("PASSERELLE_STORE")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(fs::File::create(log).context("creating the server log")?);
@@ -240,14 +247,25 @@ fn answers(port: u16) -> bool {
     matches!(stream.read(&mut byte), Ok(1))
 }
 
-/// Creates the benchmark's user in a passerelle data directory, with the real admin CLI (no
-/// server running on it), and returns the token.
-pub(crate) fn add_passerelle_user(programs: &Programs, data: &Path) -> anyhow::Result<String> {
-    let output = Command::new(&programs.passerelle)
+/// Creates the benchmark's user in a passerelle data directory (or, with `store`, in that
+/// PostgreSQL database), with the real admin CLI (no server running on it), and returns the
+/// token.
+pub(crate) fn add_passerelle_user(
+    programs: &Programs,
+    data: &Path,
+    store: Option<&str>,
+) -> anyhow::Result<String> {
+    let mut command = Command::new(&programs.passerelle);
+    command
         .args(["user", "add", "bench", "--org", "bench", "--role", "editor"])
         .arg("--data")
-        .arg(data)
+        .arg(data);
+    if let Some(url) = store {
+        command.arg("--store").arg(url);
+    }
+    let output = command
         .env_remove("PASSERELLE_DATA")
+        .env_remove("PASSERELLE_STORE")
         .stdin(Stdio::null())
         .output()
         .context("running passerelle-server user add")?;

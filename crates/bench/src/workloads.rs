@@ -17,9 +17,9 @@ use crate::report::{Results, Unit};
 use crate::servers::{self, Kind, Programs, Server};
 
 /// How long a server must use no CPU before its work counts as finished.
-const QUIET: Duration = Duration::from_millis(500);
+pub(crate) const QUIET: Duration = Duration::from_millis(500);
 /// The longest wait for that.
-const QUIET_LIMIT: Duration = Duration::from_secs(15);
+pub(crate) const QUIET_LIMIT: Duration = Duration::from_secs(15);
 
 /// Sizes and counts of the workloads.
 #[derive(Debug, Clone)]
@@ -54,11 +54,11 @@ impl Bench<'_> {
         let data = self.scratch.join(format!("{name}-{kind}-data"));
         fs::create_dir_all(&data)?;
         let token = match kind {
-            Kind::Passerelle => servers::add_passerelle_user(self.programs, &data)?,
+            Kind::Passerelle => servers::add_passerelle_user(self.programs, &data, None)?,
             Kind::Js | Kind::Samod => "none".to_owned(),
         };
         let log = self.scratch.join(format!("{name}-{kind}.log"));
-        let server = Server::start(kind, self.programs, &data, &log)?;
+        let server = Server::start(kind, self.programs, &data, None, &log)?;
         Ok((server, token))
     }
 
@@ -233,7 +233,7 @@ impl Bench<'_> {
         sample_urls: &Path,
     ) -> anyhow::Result<()> {
         let log = self.scratch.join(format!("w3-{kind}-{docs}.log"));
-        let mut server = Server::start(kind, self.programs, data, &log)?;
+        let mut server = Server::start(kind, self.programs, data, None, &log)?;
         let at_start = proc_stats::memory(server.pid)?;
         sleep(self.settings.w3_idle);
         let idle = proc_stats::memory(server.pid)?;
@@ -414,15 +414,15 @@ impl Bench<'_> {
     }
 }
 
-/// A driver that talks over stdin/stdout (workload 5).
-struct Talk {
+/// A driver that talks over stdin/stdout (workload 5, and workload 1 with `--wait-go`).
+pub(crate) struct Talk {
     child: Child,
     stdin: Option<ChildStdin>,
     stdout: BufReader<ChildStdout>,
 }
 
 impl Talk {
-    fn spawn(mut command: Command) -> anyhow::Result<Talk> {
+    pub(crate) fn spawn(mut command: Command) -> anyhow::Result<Talk> {
         let mut child = command.spawn().context("starting the JS driver")?;
         let stdin = child.stdin.take();
         let stdout = BufReader::new(child.stdout.take().context("the driver's stdout")?);
@@ -434,7 +434,7 @@ impl Talk {
     }
 
     /// Reads lines until one says `{"phase": phase}`; fails if the driver ends first.
-    fn expect(&mut self, phase: &str) -> anyhow::Result<Value> {
+    pub(crate) fn expect(&mut self, phase: &str) -> anyhow::Result<Value> {
         let mut line = String::new();
         loop {
             line.clear();
@@ -450,11 +450,29 @@ impl Talk {
         }
     }
 
-    fn say(&mut self, line: &str) -> anyhow::Result<()> {
+    pub(crate) fn say(&mut self, line: &str) -> anyhow::Result<()> {
         let stdin = self.stdin.as_mut().context("stdin already closed")?;
         writeln!(stdin, "{line}")?;
         stdin.flush()?;
         Ok(())
+    }
+
+    /// Waits for the driver to end by itself (stdin still open) and returns its last line,
+    /// its result; fails if it failed.
+    pub(crate) fn result(mut self) -> anyhow::Result<Value> {
+        let mut last = String::new();
+        let mut line = String::new();
+        while self.stdout.read_line(&mut line)? > 0 {
+            if !line.trim().is_empty() {
+                last = line.trim().to_owned();
+            }
+            line.clear();
+        }
+        let status = self.child.wait()?;
+        if !status.success() {
+            bail!("the driver exited with {status}");
+        }
+        serde_json::from_str(&last).with_context(|| format!("the driver printed {last:?}"))
     }
 
     /// Closes stdin (the driver then disconnects and exits) and waits for it.
@@ -477,7 +495,7 @@ impl Drop for Talk {
     }
 }
 
-fn number(value: &Value, field: &str) -> anyhow::Result<f64> {
+pub(crate) fn number(value: &Value, field: &str) -> anyhow::Result<f64> {
     value[field]
         .as_f64()
         .with_context(|| format!("the driver's result has no number {field:?}: {value}"))

@@ -48,13 +48,22 @@ impl TestDatabase {
             );
             return None;
         };
+        Some(
+            Self::create_through(&admin_url)
+                .unwrap_or_else(|error| panic!("could not create a test database: {error}")),
+        )
+    }
+
+    /// Creates a fresh database through `admin_url` (a `postgres://` URL of a user who may
+    /// create databases), whatever the environment: for tools that take the URL as an
+    /// argument (the benchmark).
+    pub fn create_through(admin_url: &str) -> Result<Self, StorageError> {
         let name = fresh_name();
-        let url = with_database(&admin_url, &name);
+        let url = with_database(admin_url, &name);
         let sql = format!("CREATE DATABASE {name}");
-        on_own_thread(&admin_url, move |client| client.batch_execute(&sql))
-            .unwrap_or_else(|error| panic!("could not create the test database {name}: {error}"));
-        Some(Self {
-            admin_url,
+        on_own_thread(admin_url, move |client| client.batch_execute(&sql))?;
+        Ok(Self {
+            admin_url: admin_url.to_owned(),
             name,
             url,
         })
