@@ -32,7 +32,7 @@ use std::time::Duration;
 
 use postgres::config::Host;
 use postgres::error::SqlState;
-use postgres::{Client, NoTls, Statement};
+use postgres::{Client, Statement};
 
 use crate::storage::check_batch;
 use crate::{Batch, Op, Storage, StorageError, StorageKey, frame};
@@ -123,6 +123,7 @@ type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 /// One worker's connection, opened on first use and again after it is lost.
 struct Connection {
     config: postgres::Config,
+    tls: crate::PostgresTls,
     host: String,
     open: Option<(Client, Statements)>,
 }
@@ -154,12 +155,10 @@ impl Connection {
             self.open = None;
         }
         if self.open.is_none() {
-            let mut client = self.config.connect(NoTls).map_err(|error| {
-                StorageError::Io(format!(
-                    "could not connect to PostgreSQL at {}: {error}",
-                    self.host
-                ))
-            })?;
+            let mut client = self
+                .config
+                .connect(self.tls.clone())
+                .map_err(|error| crate::postgres_tls::connect_error(&self.host, &error))?;
             create_schema(&mut client, &self.host)?;
             let statements = Statements::prepare(&mut client, &self.host)?;
             self.open = Some((client, statements));
@@ -233,9 +232,7 @@ impl PostgresStorage {
     /// [`PostgresStorage::connect`] with `connections` connections (at least one).
     pub fn connect_with(url: &str, connections: usize) -> Result<Self, StorageError> {
         let display_url = display_url(url);
-        let mut config: postgres::Config = url.parse().map_err(|error| {
-            StorageError::Invalid(format!("not a PostgreSQL URL ({display_url}): {error}"))
-        })?;
+        let (mut config, tls) = crate::postgres_tls::storage_config(url)?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(DEFAULT_CONNECT_TIMEOUT);
         }
@@ -250,6 +247,7 @@ impl PostgresStorage {
                 let receiver = Arc::clone(&receiver);
                 let connection = Connection {
                     config: config.clone(),
+                    tls: tls.clone(),
                     host: host.clone(),
                     open: None,
                 };
@@ -264,7 +262,7 @@ impl PostgresStorage {
             display_url,
             jobs: Some(sender),
             workers,
-            locks: crate::postgres_lock::PostgresLocks::new(config.clone(), host.clone()),
+            locks: crate::postgres_lock::PostgresLocks::new(config.clone(), tls, host.clone()),
             pending: Mutex::new(Pending::default()),
             committed: Mutex::new(0),
         };

@@ -9,7 +9,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use postgres::{Client, NoTls};
+use postgres::Client;
 
 use crate::{PostgresStorage, StorageError};
 
@@ -147,7 +147,9 @@ fn on_own_thread<T: Send + 'static>(
     let url = url.to_owned();
     std::thread::spawn(move || {
         let shown = crate::display_url(&url);
-        let mut client = Client::connect(&url, NoTls)
+        let (config, tls) = crate::postgres_tls::storage_config(&url)?;
+        let mut client = config
+            .connect(tls)
             .map_err(|error| StorageError::Io(format!("could not connect to {shown}: {error}")))?;
         work(&mut client).map_err(|error| StorageError::Io(format!("{shown}: {error}")))
     })
