@@ -123,7 +123,10 @@ pub fn postgres_config(
 pub(crate) fn storage_config(url: &str) -> Result<(postgres::Config, PostgresTls), StorageError> {
     let shown = crate::display_url(url);
     let (config, tls) = postgres_config(url).map_err(|error| {
-        StorageError::Invalid(format!("not a PostgreSQL URL ({shown}): {error}"))
+        StorageError::Invalid(format!(
+            "not a PostgreSQL URL ({shown}): {}",
+            with_causes(&error)
+        ))
     })?;
     if let Some(problem) = tls.problem() {
         return Err(StorageError::Invalid(format!("{shown}: {problem}")));
@@ -134,7 +137,7 @@ pub(crate) fn storage_config(url: &str) -> Result<(postgres::Config, PostgresTls
 /// A failed connection to `host` as [`StorageError::Io`], with what to do when it was the
 /// server's certificate that did not verify.
 pub(crate) fn connect_error(host: &str, error: &postgres::Error) -> StorageError {
-    let text = error.to_string();
+    let text = with_causes(error);
     let hint = if text.contains("invalid peer certificate") {
         format!(
             " (the certificate of the PostgreSQL server at {host} does not verify: give the CA \
@@ -147,6 +150,19 @@ pub(crate) fn connect_error(host: &str, error: &postgres::Error) -> StorageError
     StorageError::Io(format!(
         "could not connect to PostgreSQL at {host}: {text}{hint}"
     ))
+}
+
+/// `error` and its causes (tokio-postgres' errors display their kind only: "error performing
+/// TLS handshake", without why).
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(error) = cause {
+        text.push_str(": ");
+        text.push_str(&error.to_string());
+        cause = error.source();
+    }
+    text
 }
 
 /// The TLS parameters of a URL that tokio-postgres does not know.

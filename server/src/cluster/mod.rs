@@ -49,7 +49,7 @@ use automerge::ChangeHash;
 use passerelle_core::DocumentId;
 use passerelle_store::DocStore;
 use tokio::sync::{mpsc, oneshot, watch};
-use tokio_postgres::{AsyncMessage, Client, NoTls};
+use tokio_postgres::{AsyncMessage, Client};
 
 use crate::auth::DocumentAcl;
 use crate::sync::{ChangeFeed, Hub, SharedEntry, ToShared};
@@ -190,9 +190,11 @@ impl Cluster {
     }
 }
 
-/// A connection whose background task is spawned; notifications are dropped.
+/// A connection whose background task is spawned; notifications are dropped. TLS as the
+/// storage's connections (`passerelle_store::postgres_config`).
 async fn connect(url: &str) -> Result<Client, tokio_postgres::Error> {
-    let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
+    let (config, tls) = passerelle_store::postgres_config(url)?;
+    let (client, connection) = config.connect(tls).await?;
     tokio::spawn(async move {
         if let Err(error) = connection.await {
             tracing::debug!("a database connection ended: {error}");
@@ -206,7 +208,8 @@ async fn connect(url: &str) -> Result<Client, tokio_postgres::Error> {
 async fn connect_listening(
     url: &str,
 ) -> Result<(Client, mpsc::UnboundedReceiver<()>), tokio_postgres::Error> {
-    let (client, mut connection) = tokio_postgres::connect(url, NoTls).await?;
+    let (config, tls) = passerelle_store::postgres_config(url)?;
+    let (client, mut connection) = config.connect(tls).await?;
     let (notices, received) = mpsc::unbounded_channel();
     tokio::spawn(async move {
         loop {
