@@ -14,6 +14,7 @@ mod backup_roundtrip;
 mod cli_admin;
 mod cluster;
 mod docs_http;
+mod postgres_tls;
 mod hostile_input;
 mod serve_limits;
 mod sync_http;
