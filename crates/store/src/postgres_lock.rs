@@ -103,8 +103,7 @@ impl LockClient {
         tls: &PostgresTls,
         host: &str,
     ) -> Result<Self, StorageError> {
-        let failed =
-            |error: postgres::Error| crate::postgres_tls::connect_error(host, &error);
+        let failed = |error: postgres::Error| crate::postgres_tls::connect_error(host, &error);
         let mut client = config.connect(tls.clone()).map_err(failed)?;
         let try_lock = client
             .prepare("SELECT pg_try_advisory_lock($1)")

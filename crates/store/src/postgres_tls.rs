@@ -28,7 +28,9 @@ use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, Server
 use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
 use tokio_postgres::Socket;
 use tokio_postgres::config::SslMode;
 use tokio_postgres::tls::MakeTlsConnect;
@@ -297,9 +299,7 @@ fn client_config(verify: Verify, root_cert: Option<&str>) -> Result<ClientConfig
         },
     });
     let config = match verify {
-        Verify::Full => builder
-            .with_root_certificates(roots)
-            .with_no_client_auth(),
+        Verify::Full => builder.with_root_certificates(roots).with_no_client_auth(),
         Verify::Chain | Verify::Nothing => {
             let webpki = WebPkiServerVerifier::builder_with_provider(roots, Arc::clone(&provider))
                 .build()
@@ -324,9 +324,7 @@ fn roots_from(path: &str) -> Result<RootCertStore, String> {
     let mut roots = RootCertStore::empty();
     for certificate in CertificateDer::pem_slice_iter(&bytes) {
         let certificate = certificate.map_err(|error| unreadable(&error))?;
-        roots
-            .add(certificate)
-            .map_err(|error| unreadable(&error))?;
+        roots.add(certificate).map_err(|error| unreadable(&error))?;
     }
     if roots.is_empty() {
         return Err(format!("sslrootcert {path} holds no PEM certificate"));
@@ -448,7 +446,10 @@ mod tests {
             let (config, tls) = postgres_config(url).unwrap();
             (config.get_ssl_mode(), tls.verify)
         };
-        assert_eq!(mode("postgres://u@db/x"), (SslMode::Prefer, Verify::Nothing));
+        assert_eq!(
+            mode("postgres://u@db/x"),
+            (SslMode::Prefer, Verify::Nothing)
+        );
         assert_eq!(
             mode("postgres://u@db/x?sslmode=disable"),
             (SslMode::Disable, Verify::Nothing)
@@ -474,7 +475,10 @@ mod tests {
         let (_, tls) = postgres_config(url).unwrap();
         assert!(tls.problem().unwrap().contains("/nonexistent/ca.pem"));
         let error = storage_config(url).unwrap_err().to_string();
-        assert!(error.contains("cannot read sslrootcert /nonexistent/ca.pem"), "{error}");
+        assert!(
+            error.contains("cannot read sslrootcert /nonexistent/ca.pem"),
+            "{error}"
+        );
         assert!(!error.contains("secret"), "{error}");
 
         let dir = tempfile::tempdir().unwrap();

@@ -52,16 +52,34 @@ async fn a_server_on_postgres_over_tls_serves_with_every_connection_encrypted() 
     );
     assert!(!output.status.success());
     let stderr = common::stderr(&output);
-    assert!(stderr.contains("127.0.0.1:") || stderr.contains("localhost:"), "{stderr}");
+    assert!(
+        stderr.contains("127.0.0.1:") || stderr.contains("localhost:"),
+        "{stderr}"
+    );
     assert!(stderr.contains("sslrootcert="), "{stderr}");
     assert!(!stderr.contains("passerelle-tests@"), "{stderr}");
 
     let output = common::run(
-        &["user", "add", "amina", "--org", "ville-de-lille", "--role", "editor", "--store", &url],
+        &[
+            "user",
+            "add",
+            "amina",
+            "--org",
+            "ville-de-lille",
+            "--role",
+            "editor",
+            "--store",
+            &url,
+        ],
         &dir.path().join("admin"),
     );
     assert!(output.status.success(), "{}", common::stderr(&output));
-    let token = common::stdout(&output).lines().last().unwrap().trim().to_owned();
+    let token = common::stdout(&output)
+        .lines()
+        .last()
+        .unwrap()
+        .trim()
+        .to_owned();
 
     let server = ServeProcess::start_with(&dir.path().join("data"), &["--store", &url]);
     let base = format!("http://{}", server.address);
@@ -94,14 +112,20 @@ async fn a_server_on_postgres_over_tls_serves_with_every_connection_encrypted() 
     assert_eq!(response.documents.len(), 1);
     let listed = changes(&base, &token, None, 0).await;
     assert!(
-        listed.documents.iter().any(|d| d.id == document_id.to_string()),
+        listed
+            .documents
+            .iter()
+            .any(|d| d.id == document_id.to_string()),
         "{listed:?}"
     );
     let stored = db.storage();
     let docs = passerelle_store::DocStore::new(std::sync::Arc::new(stored));
     let saved = Automerge::load(&docs.load(&document_id).unwrap().expect("stored")).unwrap();
     assert_eq!(
-        saved.get(automerge::ROOT, "visits").unwrap().map(|(v, _)| v.to_string()),
+        saved
+            .get(automerge::ROOT, "visits")
+            .unwrap()
+            .map(|(v, _)| v.to_string()),
         Some("1".to_owned())
     );
     drop(docs);
@@ -112,7 +136,10 @@ async fn a_server_on_postgres_over_tls_serves_with_every_connection_encrypted() 
     loop {
         let (all, encrypted, storage) = backends(&db);
         if storage >= 1 && all > storage {
-            assert_eq!(encrypted, all, "every connection of the server is encrypted");
+            assert_eq!(
+                encrypted, all,
+                "every connection of the server is encrypted"
+            );
             break;
         }
         assert!(

@@ -8,7 +8,9 @@ use std::net::ToSocketAddrs;
 use std::path::PathBuf;
 
 use passerelle_store::testing::{TestDatabase, test_ca};
-use passerelle_store::{Batch, PostgresStorage, Storage, StorageError, StorageKey, postgres_config};
+use passerelle_store::{
+    Batch, PostgresStorage, Storage, StorageError, StorageKey, postgres_config,
+};
 
 fn set_up(test: &str) -> Option<(TestDatabase, PathBuf)> {
     let db = TestDatabase::create(test)?;
@@ -32,7 +34,10 @@ fn encrypted(url: &str) -> Result<bool, String> {
         .connect(tls)
         .map_err(|e| e.to_string())?;
     let row = client
-        .query_one("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[])
+        .query_one(
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            &[],
+        )
         .map_err(|e| e.to_string())?;
     Ok(row.get(0))
 }
@@ -68,12 +73,18 @@ fn a_storage_over_require_with_the_ca_is_encrypted() {
     let mut batch = Batch::new();
     batch.put(key.clone(), b"over TLS".to_vec());
     storage.apply(batch).unwrap();
-    assert_eq!(storage.get(&key).unwrap().as_deref(), Some(&b"over TLS"[..]));
+    assert_eq!(
+        storage.get(&key).unwrap().as_deref(),
+        Some(&b"over TLS"[..])
+    );
     let _held = storage.try_lock(b"tls").unwrap().expect("free");
 
     let (all, encrypted) = backends(&db, "tls_require");
     assert!(all >= 2, "a worker and the lock connection: {all}");
-    assert_eq!(encrypted, all, "every connection of the storage is encrypted");
+    assert_eq!(
+        encrypted, all,
+        "every connection of the storage is encrypted"
+    );
 }
 
 /// A certificate that does not verify is refused, with an error that names the host, says
@@ -118,7 +129,10 @@ fn a_certificate_that_does_not_verify_is_refused_naming_the_host() {
     assert!(message.contains("wrong-name.invalid"), "{message}");
     assert!(message.contains("does not verify"), "{message}");
     assert!(!message.contains(&password), "{message}");
-    assert!(encrypted(&with("require")).is_err(), "require checks the name");
+    assert!(
+        encrypted(&with("require")).is_err(),
+        "require checks the name"
+    );
 
     assert_eq!(encrypted(&with("verify-ca")), Ok(true));
     PostgresStorage::connect(&with("verify-ca")).expect("verify-ca: any host name");
@@ -134,10 +148,19 @@ fn disable_stays_clear_and_prefer_encrypts_when_offered() {
     let url = db.url_with("sslmode=disable&application_name=tls_disable");
     assert_eq!(encrypted(&url), Ok(false));
     let storage = PostgresStorage::connect(&url).unwrap();
-    assert_eq!(storage.get(&StorageKey::try_new(["none"]).unwrap()).unwrap(), None);
+    assert_eq!(
+        storage
+            .get(&StorageKey::try_new(["none"]).unwrap())
+            .unwrap(),
+        None
+    );
     let (all, encrypted_count) = backends(&db, "tls_disable");
     assert!(all >= 1);
     assert_eq!(encrypted_count, 0);
 
-    assert_eq!(encrypted(db.url()), Ok(true), "prefer, and the server offers TLS");
+    assert_eq!(
+        encrypted(db.url()),
+        Ok(true),
+        "prefer, and the server offers TLS"
+    );
 }
