@@ -35,6 +35,8 @@
 //! - `sled_storage`: [`SledStorage`], a sled database in a directory, flushed on every batch.
 //! - `postgres_storage`: [`PostgresStorage`], one table in a PostgreSQL database that several
 //!   processes may share, a transaction per batch.
+//! - `postgres_tls`: [`postgres_config`], the settings and TLS set-up of every PostgreSQL
+//!   connection (the storage's, the test helper's, the server's cluster), from the URL.
 //! - [`testing`]: a fresh PostgreSQL database per test (`PASSERELLE_TEST_POSTGRES`).
 //! - `doc_store`: [`DocStore`], the per-document key layout, loading, appending and
 //!   compaction.
@@ -44,6 +46,7 @@ mod frame;
 mod memory_storage;
 mod postgres_lock;
 mod postgres_storage;
+mod postgres_tls;
 mod sled_storage;
 mod storage;
 mod storage_key;
@@ -55,6 +58,7 @@ pub use postgres_storage::{
     DEFAULT_POSTGRES_CONNECTIONS, POSTGRES_SCHEMA_VERSION, PostgresStorage, blocking_section,
     display_url,
 };
+pub use postgres_tls::{PostgresTls, postgres_config};
 pub use sled_storage::{DEFAULT_SLED_CACHE_CAPACITY, SledOptions, SledStorage};
 pub use storage::{Batch, Op, Storage, StorageError, StorageLock, lock_waiting};
 pub use storage_key::{MAX_COMPONENT_LEN, MAX_KEY_COMPONENTS, StorageKey};

@@ -10,10 +10,10 @@
 use std::sync::mpsc;
 use std::sync::{Mutex, PoisonError};
 
-use postgres::{Client, NoTls, Statement};
+use postgres::{Client, Statement};
 use sha2::{Digest, Sha256};
 
-use crate::StorageError;
+use crate::{PostgresTls, StorageError};
 
 enum LockJob {
     TryLock(i64, mpsc::SyncSender<Result<bool, StorageError>>),
@@ -23,6 +23,7 @@ enum LockJob {
 /// The lock connection of a [`PostgresStorage`](crate::PostgresStorage).
 pub(crate) struct PostgresLocks {
     config: postgres::Config,
+    tls: PostgresTls,
     host: String,
     jobs: Mutex<Option<mpsc::Sender<LockJob>>>,
 }
@@ -40,9 +41,10 @@ impl Drop for HeldLock {
 }
 
 impl PostgresLocks {
-    pub(crate) fn new(config: postgres::Config, host: String) -> Self {
+    pub(crate) fn new(config: postgres::Config, tls: PostgresTls, host: String) -> Self {
         Self {
             config,
+            tls,
             host,
             jobs: Mutex::new(None),
         }
@@ -67,10 +69,10 @@ impl PostgresLocks {
             return Ok(jobs.clone());
         }
         let (sender, receiver) = mpsc::channel();
-        let (config, host) = (self.config.clone(), self.host.clone());
+        let (config, tls, host) = (self.config.clone(), self.tls.clone(), self.host.clone());
         std::thread::Builder::new()
             .name("postgres-locks".into())
-            .spawn(move || hold_locks(&config, &host, &receiver))
+            .spawn(move || hold_locks(&config, &tls, &host, &receiver))
             .map_err(|e| StorageError::Io(format!("could not start a thread: {e}")))?;
         *jobs = Some(sender.clone());
         Ok(sender)
@@ -96,13 +98,13 @@ struct LockClient {
 }
 
 impl LockClient {
-    fn connect(config: &postgres::Config, host: &str) -> Result<Self, StorageError> {
-        let failed = |error: postgres::Error| {
-            StorageError::Io(format!(
-                "could not connect to PostgreSQL at {host}: {error}"
-            ))
-        };
-        let mut client = config.connect(NoTls).map_err(failed)?;
+    fn connect(
+        config: &postgres::Config,
+        tls: &PostgresTls,
+        host: &str,
+    ) -> Result<Self, StorageError> {
+        let failed = |error: postgres::Error| crate::postgres_tls::connect_error(host, &error);
+        let mut client = config.connect(tls.clone()).map_err(failed)?;
         let try_lock = client
             .prepare("SELECT pg_try_advisory_lock($1)")
             .map_err(failed)?;
@@ -117,7 +119,12 @@ impl LockClient {
     }
 }
 
-fn hold_locks(config: &postgres::Config, host: &str, jobs: &mpsc::Receiver<LockJob>) {
+fn hold_locks(
+    config: &postgres::Config,
+    tls: &PostgresTls,
+    host: &str,
+    jobs: &mpsc::Receiver<LockJob>,
+) {
     let mut connection: Option<LockClient> = None;
     while let Ok(job) = jobs.recv() {
         if connection
@@ -130,7 +137,7 @@ fn hold_locks(config: &postgres::Config, host: &str, jobs: &mpsc::Receiver<LockJ
             LockJob::TryLock(key, answer) => {
                 let result = (|| {
                     if connection.is_none() {
-                        connection = Some(LockClient::connect(config, host)?);
+                        connection = Some(LockClient::connect(config, tls, host)?);
                     }
                     let open = connection.as_mut().expect("connected above");
                     let row = open

@@ -32,7 +32,7 @@ use std::time::Duration;
 
 use postgres::config::Host;
 use postgres::error::SqlState;
-use postgres::{Client, NoTls, Statement};
+use postgres::{Client, Statement};
 
 use crate::storage::check_batch;
 use crate::{Batch, Op, Storage, StorageError, StorageKey, frame};
@@ -125,6 +125,7 @@ type Job = Box<dyn FnOnce(&mut Connection) + Send>;
 /// One worker's connection, opened on first use and again after it is lost.
 struct Connection {
     config: postgres::Config,
+    tls: crate::PostgresTls,
     host: String,
     open: Option<(Client, Statements)>,
 }
@@ -156,12 +157,10 @@ impl Connection {
             self.open = None;
         }
         if self.open.is_none() {
-            let mut client = self.config.connect(NoTls).map_err(|error| {
-                StorageError::Io(format!(
-                    "could not connect to PostgreSQL at {}: {error}",
-                    self.host
-                ))
-            })?;
+            let mut client = self
+                .config
+                .connect(self.tls.clone())
+                .map_err(|error| crate::postgres_tls::connect_error(&self.host, &error))?;
             create_schema(&mut client, &self.host)?;
             let statements = Statements::prepare(&mut client, &self.host)?;
             self.open = Some((client, statements));
@@ -235,9 +234,7 @@ impl PostgresStorage {
     /// [`PostgresStorage::connect`] with `connections` connections (at least one).
     pub fn connect_with(url: &str, connections: usize) -> Result<Self, StorageError> {
         let display_url = display_url(url);
-        let mut config: postgres::Config = url.parse().map_err(|error| {
-            StorageError::Invalid(format!("not a PostgreSQL URL ({display_url}): {error}"))
-        })?;
+        let (mut config, tls) = crate::postgres_tls::storage_config(url)?;
         if config.get_connect_timeout().is_none() {
             config.connect_timeout(DEFAULT_CONNECT_TIMEOUT);
         }
@@ -252,6 +249,7 @@ impl PostgresStorage {
                 let receiver = Arc::clone(&receiver);
                 let connection = Connection {
                     config: config.clone(),
+                    tls: tls.clone(),
                     host: host.clone(),
                     open: None,
                 };
@@ -266,8 +264,12 @@ impl PostgresStorage {
             display_url,
             jobs: Some(sender),
             workers,
-            locks: crate::postgres_lock::PostgresLocks::new(config.clone(), host.clone()),
-            direct: DirectPool::new(config.clone(), host.clone()),
+            locks: crate::postgres_lock::PostgresLocks::new(
+                config.clone(),
+                tls.clone(),
+                host.clone(),
+            ),
+            direct: DirectPool::new(config.clone(), tls, host.clone()),
             pending: Mutex::new(Pending::default()),
             committed: Mutex::new(0),
         };
@@ -367,6 +369,7 @@ pub fn blocking_section<R>(work: impl FnOnce() -> R) -> R {
 /// connection threads instead of waiting.
 struct DirectPool {
     config: postgres::Config,
+    tls: crate::PostgresTls,
     host: String,
     state: Mutex<DirectState>,
 }
@@ -406,9 +409,10 @@ impl Drop for DirectConnection<'_> {
 }
 
 impl DirectPool {
-    fn new(config: postgres::Config, host: String) -> Self {
+    fn new(config: postgres::Config, tls: crate::PostgresTls, host: String) -> Self {
         Self {
             config,
+            tls,
             host,
             state: Mutex::new(DirectState {
                 idle: Vec::new(),
@@ -431,6 +435,7 @@ impl DirectPool {
                 state.opened += 1;
                 Connection {
                     config: self.config.clone(),
+                    tls: self.tls.clone(),
                     host: self.host.clone(),
                     open: None,
                 }

@@ -9,12 +9,47 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use postgres::{Client, NoTls};
+use postgres::Client;
 
 use crate::{PostgresStorage, StorageError};
 
 /// The variable that holds the admin URL.
 pub const TEST_POSTGRES_VAR: &str = "PASSERELLE_TEST_POSTGRES";
+
+/// The variable that names the CA (a PEM file) that signed the test server's certificate,
+/// for the TLS tests; [`DEFAULT_TEST_CA`] when unset.
+pub const TEST_POSTGRES_CA_VAR: &str = "PASSERELLE_TEST_POSTGRES_CA";
+
+/// The CA that `scripts/postgres-for-tests` makes, with a server certificate for 127.0.0.1
+/// and localhost signed by it.
+pub const DEFAULT_TEST_CA: &str = "/etc/postgresql/passerelle-tests-tls/ca.pem";
+
+/// The CA the TLS tests trust ([`TEST_POSTGRES_CA_VAR`], else [`DEFAULT_TEST_CA`]).
+///
+/// `None` (after printing why, naming `test`) when the file does not exist, outside CI.
+///
+/// # Panics
+/// When it does not exist under `CI` (scripts/postgres-for-tests makes it).
+pub fn test_ca(test: &str) -> Option<std::path::PathBuf> {
+    let path = std::env::var_os(TEST_POSTGRES_CA_VAR)
+        .filter(|path| !path.is_empty())
+        .map_or_else(|| DEFAULT_TEST_CA.into(), std::path::PathBuf::from);
+    if path.is_file() {
+        return Some(path);
+    }
+    assert!(
+        std::env::var_os("CI").is_none(),
+        "{test} needs the CA of the test PostgreSQL's certificate: {} does not exist under CI \
+         (scripts/postgres-for-tests makes it)",
+        path.display()
+    );
+    eprintln!(
+        "skipping {test}: it needs the CA of the test PostgreSQL's certificate, {} \
+         (scripts/postgres-for-tests makes it; {TEST_POSTGRES_CA_VAR} names another)",
+        path.display()
+    );
+    None
+}
 
 /// A database created for one test, dropped (with its connections) when this is dropped.
 #[derive(Debug)]
@@ -72,6 +107,12 @@ impl TestDatabase {
     /// The URL of the database (with the admin's credentials).
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The URL of the database with `params` (`key=value&…`) added to its query.
+    pub fn url_with(&self, params: &str) -> String {
+        let separator = if self.url.contains('?') { '&' } else { '?' };
+        format!("{}{separator}{params}", self.url)
     }
 
     /// The database's name (`passerelle_t_<hex>`).
@@ -156,7 +197,9 @@ fn on_own_thread<T: Send + 'static>(
     let url = url.to_owned();
     std::thread::spawn(move || {
         let shown = crate::display_url(&url);
-        let mut client = Client::connect(&url, NoTls)
+        let (config, tls) = crate::postgres_tls::storage_config(&url)?;
+        let mut client = config
+            .connect(tls)
             .map_err(|error| StorageError::Io(format!("could not connect to {shown}: {error}")))?;
         work(&mut client).map_err(|error| StorageError::Io(format!("{shown}: {error}")))
     })

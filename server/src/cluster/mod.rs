@@ -54,7 +54,7 @@ use automerge::ChangeHash;
 use passerelle_core::DocumentId;
 use passerelle_store::DocStore;
 use tokio::sync::{mpsc, oneshot, watch};
-use tokio_postgres::{AsyncMessage, Client, NoTls};
+use tokio_postgres::{AsyncMessage, Client};
 
 use crate::auth::{AuthStore, DocumentAcl};
 use crate::sync::{ChangeFeed, Hub, SharedEntry, ToShared};
@@ -206,9 +206,11 @@ impl Cluster {
     }
 }
 
-/// A connection whose background task is spawned; notifications are dropped.
+/// A connection whose background task is spawned; notifications are dropped. TLS as the
+/// storage's connections (`passerelle_store::postgres_config`).
 async fn connect(url: &str) -> Result<Client, tokio_postgres::Error> {
-    let (client, connection) = tokio_postgres::connect(url, NoTls).await?;
+    let (config, tls) = passerelle_store::postgres_config(url)?;
+    let (client, connection) = config.connect(tls).await?;
     tokio::spawn(async move {
         if let Err(error) = connection.await {
             tracing::debug!("a database connection ended: {error}");
@@ -227,9 +229,15 @@ async fn connect_listening(
     auth: Arc<AuthStore>,
     listener: u64,
 ) -> Result<(Client, mpsc::UnboundedReceiver<()>), tokio_postgres::Error> {
-    let mut config: tokio_postgres::Config = url.parse()?;
+    let (mut config, tls) = match passerelle_store::postgres_config(url) {
+        Ok(set_up) => set_up,
+        Err(error) => {
+            auth.acl_unheard(listener);
+            return Err(error);
+        }
+    };
     config.application_name(LISTENER_APPLICATION);
-    let connected = config.connect(NoTls).await;
+    let connected = config.connect(tls).await;
     let (client, mut connection) = match connected {
         Ok(connected) => connected,
         Err(error) => {

@@ -15,6 +15,7 @@ mod cli_admin;
 mod cluster;
 mod docs_http;
 mod hostile_input;
+mod postgres_tls;
 mod serve_limits;
 mod sync_http;
 mod sync_ws;

@@ -12,3 +12,4 @@ mod doc_store;
 mod model;
 mod postgres;
 mod postgres_locks;
+mod postgres_tls;
