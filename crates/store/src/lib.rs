@@ -58,7 +58,7 @@ pub use postgres_storage::{
     DEFAULT_POSTGRES_CONNECTIONS, POSTGRES_SCHEMA_VERSION, PostgresStorage, blocking_section,
     display_url,
 };
-pub use postgres_tls::{PostgresTls, postgres_config};
+pub use postgres_tls::{PostgresTls, postgres_config, with_causes};
 pub use sled_storage::{DEFAULT_SLED_CACHE_CAPACITY, SledOptions, SledStorage};
 pub use storage::{Batch, Op, Storage, StorageError, StorageLock, lock_waiting};
 pub use storage_key::{MAX_COMPONENT_LEN, MAX_KEY_COMPONENTS, StorageKey};

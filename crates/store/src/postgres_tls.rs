@@ -155,8 +155,8 @@ pub(crate) fn connect_error(host: &str, error: &postgres::Error) -> StorageError
 }
 
 /// `error` and its causes (tokio-postgres' errors display their kind only: "error performing
-/// TLS handshake", without why).
-fn with_causes(error: &dyn std::error::Error) -> String {
+/// TLS handshake", "db error", without why), for messages and logs.
+pub fn with_causes(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut cause = error.source();
     while let Some(error) = cause {

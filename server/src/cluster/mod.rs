@@ -200,7 +200,10 @@ impl Cluster {
         };
         match tokio::time::timeout(within, removed).await {
             Ok(Ok(_)) => {}
-            Ok(Err(error)) => tracing::warn!("could not remove this instance's lease: {error}"),
+            Ok(Err(error)) => tracing::warn!(
+                "could not remove this instance's lease: {}",
+                passerelle_store::with_causes(&error)
+            ),
             Err(_) => tracing::warn!("could not remove this instance's lease in time"),
         }
     }
@@ -264,7 +267,10 @@ async fn connect_listening(
         // Notifications may be missed from now on.
         auth.acl_unheard(listener);
         if let Some(error) = failed {
-            tracing::warn!("the cluster's listening connection failed: {error}");
+            tracing::warn!(
+                "the cluster's listening connection failed: {}",
+                passerelle_store::with_causes(&error)
+            );
         }
     });
     client
@@ -357,7 +363,8 @@ async fn publish_loop(url: String, mut queue: mpsc::UnboundedReceiver<ToShared>,
                     Ok(connected) => client = Some(connected),
                     Err(error) => {
                         tracing::warn!(
-                            "the cluster's publisher cannot reach the database: {error}"
+                            "the cluster's publisher cannot reach the database: {}",
+                            passerelle_store::with_causes(&error)
                         );
                         backoff.wait().await;
                         continue;
@@ -374,7 +381,8 @@ async fn publish_loop(url: String, mut queue: mpsc::UnboundedReceiver<ToShared>,
                 }
                 Err(error) => {
                     tracing::warn!(
-                        "could not write to the shared changes feed (retrying): {error}"
+                        "could not write to the shared changes feed (retrying): {}",
+                        passerelle_store::with_causes(&error)
                     );
                     client = None;
                     backoff.wait().await;
@@ -510,7 +518,10 @@ async fn listen_loop(mut listener: Listener, mut stop: watch::Receiver<bool>) {
             return;
         }
         if let Err(error) = outcome {
-            tracing::warn!("the cluster's listener lost the database (reconnecting): {error}");
+            tracing::warn!(
+                "the cluster's listener lost the database (reconnecting): {}",
+                passerelle_store::with_causes(&error)
+            );
         }
         tokio::select! {
             () = backoff.wait() => {}
