@@ -496,16 +496,7 @@ async fn access_changes_on_the_database_or_one_instance_apply_on_all() {
     let amina = cluster.user("amina", "ville-de-lille", "admin");
     let youssef = cluster.user("youssef", "commune-oujda", "editor");
     let bases: Vec<String> = (0..3).map(|n| cluster.base(n)).collect();
-    let document_id = DocumentId::random();
-    let mut doc = Automerge::new();
-    doc.transact::<_, _, automerge::AutomergeError>(|tx| {
-        tx.put(automerge::ROOT, "title", "jumelage")?;
-        Ok(())
-    })
-    .unwrap();
-    batch_sync(&bases[0], &amina, "peer-amina", document_id, &mut doc)
-        .await
-        .expect("created");
+    let (document_id, doc) = created(&bases[0], &amina, "title", "jumelage").await;
     // Youssef (another organisation) cannot read it anywhere...
     for base in &bases {
         let mut copy = Automerge::new();
@@ -605,6 +596,22 @@ fn admin_of(user: &str, org: &str) -> passerelle_server::auth::Principal {
 /// A document Amina (admin of ville-de-lille) creates through `base`, readable by
 /// commune-oujda's members, and read through `base` by Youssef (so that `base` caches its
 /// rules). Returns Youssef's token and the document.
+/// A new document holding `field: value`, created by `token`'s user through the instance
+/// at `base` (one batch sync, acknowledged).
+async fn created(base: &str, token: &str, field: &str, value: &str) -> (DocumentId, Automerge) {
+    let document_id = DocumentId::random();
+    let mut doc = Automerge::new();
+    doc.transact::<_, _, automerge::AutomergeError>(|tx| {
+        tx.put(automerge::ROOT, field, value)?;
+        Ok(())
+    })
+    .unwrap();
+    batch_sync(base, token, "peer-amina", document_id, &mut doc)
+        .await
+        .expect("created");
+    (document_id, doc)
+}
+
 /// Sets the access of the organisation commune-oujda to `doc` through the instance at `base`.
 async fn share_with_oujda(base: &str, token: &str, doc: DocumentId, access: &str) {
     let shared = reqwest::Client::new()
@@ -620,16 +627,7 @@ async fn share_with_oujda(base: &str, token: &str, doc: DocumentId, access: &str
 async fn shared_and_read(cluster: &Instances, base: &str) -> (String, String, DocumentId) {
     let amina = cluster.user("amina", "ville-de-lille", "admin");
     let youssef = cluster.user("youssef", "commune-oujda", "editor");
-    let document_id = DocumentId::random();
-    let mut doc = Automerge::new();
-    doc.transact::<_, _, automerge::AutomergeError>(|tx| {
-        tx.put(automerge::ROOT, "title", "jumelage")?;
-        Ok(())
-    })
-    .unwrap();
-    batch_sync(base, &amina, "peer-amina", document_id, &mut doc)
-        .await
-        .expect("created");
+    let (document_id, _) = created(base, &amina, "title", "jumelage").await;
     share_with_oujda(base, &amina, document_id, "read").await;
     assert!(reads_within(base, &youssef, document_id, true).await);
     (amina, youssef, document_id)
@@ -674,17 +672,7 @@ async fn rules_cached_by_one_instance_follow_changes_made_elsewhere() {
 
     // The rules replaced by hand in SQL with those of another of Amina's documents, which
     // she did not share.
-    let mut other = Automerge::new();
-    other
-        .transact::<_, _, automerge::AutomergeError>(|tx| {
-            tx.put(automerge::ROOT, "title", "budget")?;
-            Ok(())
-        })
-        .unwrap();
-    let other_id = DocumentId::random();
-    batch_sync(&b, &amina, "peer-amina", other_id, &mut other)
-        .await
-        .expect("created");
+    let (other_id, _) = created(&b, &amina, "title", "budget").await;
     let acl_key = |id: DocumentId| {
         let key = passerelle_store::StorageKey::try_new(["acl", &id.to_string()]).unwrap();
         format!("'\\x{}'::bytea", hex::encode(key.to_ordered_bytes()))
@@ -820,16 +808,7 @@ async fn an_erasure_through_one_instance_is_told_and_kept_by_all() {
     };
     let amina = cluster.user("amina", "ville-de-lille", "admin");
     let bases: Vec<String> = (0..3).map(|n| cluster.base(n)).collect();
-    let document_id = DocumentId::random();
-    let mut doc = Automerge::new();
-    doc.transact::<_, _, automerge::AutomergeError>(|tx| {
-        tx.put(automerge::ROOT, "name", "Karim Benali")?;
-        Ok(())
-    })
-    .unwrap();
-    batch_sync(&bases[0], &amina, "peer-amina", document_id, &mut doc)
-        .await
-        .expect("created");
+    let (document_id, doc) = created(&bases[0], &amina, "name", "Karim Benali").await;
     // C holds it in memory for a client (WebSocket), B's feed has a cursor from before.
     let mut on_c = Peer::connect(&bases[2], &amina, "peer-c", document_id).await;
     on_c.offer().await;
