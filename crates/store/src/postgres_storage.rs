@@ -565,19 +565,6 @@ impl Drop for PostgresStorage {
     }
 }
 
-/// The first byte string after every string that starts with `prefix`, or `None` when there
-/// is none (the empty prefix, or one of only 0xFF bytes): the end of a prefix's key range.
-fn prefix_successor(prefix: &[u8]) -> Option<Vec<u8>> {
-    let mut end = prefix.to_vec();
-    while let Some(last) = end.pop() {
-        if last < u8::MAX {
-            end.push(last + 1);
-            return Some(end);
-        }
-    }
-    None
-}
-
 /// The hosts and ports of `config`, for messages: `db.example:5432`.
 fn hosts(config: &postgres::Config) -> String {
     let ports = config.get_ports();
@@ -714,13 +701,6 @@ fn write_all(
         transaction.execute(&statements.put_many, &[&keys, &values])?;
     }
     transaction.commit()
-}
-
-/// The bounds of a prefix scan and the statement that fits them.
-fn range(prefix: &StorageKey) -> (Vec<u8>, Option<Vec<u8>>) {
-    let start = prefix.to_ordered_bytes();
-    let end = prefix_successor(&start);
-    (start, end)
 }
 
 impl PostgresStorage {
@@ -873,7 +853,7 @@ impl Storage for PostgresStorage {
     }
 
     fn scan_prefix(&self, prefix: &StorageKey) -> Result<Vec<(StorageKey, Vec<u8>)>, StorageError> {
-        let (start, end) = range(prefix);
+        let (start, end) = prefix.ordered_range();
         let pending = self.pending_in(&start, end.as_deref());
         let entries = self.run(true, move |client, statements| {
             let rows = match &end {
@@ -894,7 +874,7 @@ impl Storage for PostgresStorage {
     }
 
     fn keys_with_prefix(&self, prefix: &StorageKey) -> Result<Vec<StorageKey>, StorageError> {
-        let (start, end) = range(prefix);
+        let (start, end) = prefix.ordered_range();
         let pending = self.pending_in(&start, end.as_deref());
         let keys = self.run(true, move |client, statements| {
             let rows = match &end {
@@ -996,14 +976,6 @@ mod tests {
         // A password holding `@` (percent-encoded in a URL, or not).
         assert_eq!(display_url("postgres://u:a%40b@h/db"), "postgres://u@h/db");
         assert_eq!(display_url("postgres://u:a@b@h/db"), "postgres://u@h/db");
-    }
-
-    #[test]
-    fn a_prefix_range_ends_at_the_successor() {
-        assert_eq!(prefix_successor(b""), None);
-        assert_eq!(prefix_successor(b"a\x00"), Some(b"a\x01".to_vec()));
-        assert_eq!(prefix_successor(b"a\xff\xff"), Some(b"b".to_vec()));
-        assert_eq!(prefix_successor(b"\xff"), None);
     }
 
     #[test]

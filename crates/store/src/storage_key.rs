@@ -95,6 +95,15 @@ impl StorageKey {
         bytes
     }
 
+    /// The range of [`to_ordered_bytes`](Self::to_ordered_bytes) forms, `start..end`, of
+    /// every key that starts with this one (itself included); `end` is `None` for the root
+    /// (every key). For stores that scan a prefix as a key range (PostgreSQL).
+    pub fn ordered_range(&self) -> (Vec<u8>, Option<Vec<u8>>) {
+        let start = self.to_ordered_bytes();
+        let end = successor(&start);
+        (start, end)
+    }
+
     /// Decodes [`to_ordered_bytes`](Self::to_ordered_bytes). Bytes read from disk that do not
     /// decode to a valid key are [`StorageError::Corrupt`], named by their escaped form.
     pub fn from_ordered_bytes(bytes: &[u8]) -> Result<Self, StorageError> {
@@ -153,9 +162,36 @@ impl std::fmt::Display for StorageKey {
     }
 }
 
+/// The first byte string after every string that starts with `prefix`, or `None` when there
+/// is none (the empty prefix, or one of only 0xFF bytes).
+fn successor(prefix: &[u8]) -> Option<Vec<u8>> {
+    let mut end = prefix.to_vec();
+    while let Some(last) = end.pop() {
+        if last < u8::MAX {
+            end.push(last + 1);
+            return Some(end);
+        }
+    }
+    None
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_prefix_range_ends_at_the_successor() {
+        assert_eq!(successor(b""), None);
+        assert_eq!(successor(b"a\x00"), Some(b"a\x01".to_vec()));
+        assert_eq!(successor(b"a\xff\xff"), Some(b"b".to_vec()));
+        assert_eq!(successor(b"\xff"), None);
+        let acl = StorageKey::try_new(["acl"]).unwrap();
+        assert_eq!(
+            acl.ordered_range(),
+            (b"acl\x00".to_vec(), Some(b"acl\x01".to_vec()))
+        );
+        assert_eq!(StorageKey::root().ordered_range(), (Vec::new(), None));
+    }
     use proptest::prelude::*;
 
     fn key(components: &[&str]) -> StorageKey {

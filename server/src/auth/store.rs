@@ -101,7 +101,7 @@ fn token_id_key(id: &TokenId) -> Result<StorageKey, AuthError> {
 }
 
 fn acl_key(doc: &DocumentId) -> Result<StorageKey, AuthError> {
-    key(["acl", &doc.to_string()])
+    Ok(acl_prefix().child(doc.to_string())?)
 }
 
 /// The key space of document ACLs, `["acl"]`: every ACL key starts with it.

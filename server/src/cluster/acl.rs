@@ -25,13 +25,8 @@ const MAX_PAYLOAD: usize = 8_000;
 /// instances starting together do not race. `passerelle_kv` exists: the server opened its
 /// storage before starting the cluster.
 pub(super) fn trigger_sql() -> String {
-    let low = acl_prefix().to_ordered_bytes();
-    // The prefix ends with its component terminator, 0x00: the first key after the range
-    // ends with 0x01 instead.
-    let mut high = low.clone();
-    if let Some(last) = high.last_mut() {
-        *last += 1;
-    }
+    let (low, high) = acl_prefix().ordered_range();
+    let high = high.expect("a non-empty prefix's range has an end");
     // Literals of our own bytes, in hex: nothing from outside goes into this SQL.
     let (low, high) = (
         format!("E'\\\\x{}'::bytea", hex::encode(low)),
@@ -39,6 +34,24 @@ pub(super) fn trigger_sql() -> String {
     );
     let in_range = |row: &str| format!("({row}.key >= {low} AND {row}.key < {high})");
     let (new, old) = (in_range("NEW"), in_range("OLD"));
+    // Each trigger created if missing: (name, event, what fires it).
+    let triggers: String = [
+        ("insert", "INSERT", format!("FOR EACH ROW WHEN {new}")),
+        ("update", "UPDATE", format!("FOR EACH ROW WHEN ({new} OR {old})")),
+        ("delete", "DELETE", format!("FOR EACH ROW WHEN {old}")),
+        ("truncate", "TRUNCATE", "FOR EACH STATEMENT".to_owned()),
+    ]
+    .iter()
+    .map(|(name, event, when)| {
+        format!(
+            "             IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = 'passerelle_kv'::regclass
+                            AND tgname = 'passerelle_acl_{name}') THEN
+                 CREATE TRIGGER passerelle_acl_{name} AFTER {event} ON passerelle_kv
+                 {when} EXECUTE FUNCTION passerelle_acl_notify();
+             END IF;\n"
+        )
+    })
+    .collect();
     format!(
         "CREATE OR REPLACE FUNCTION passerelle_acl_notify() RETURNS trigger
          LANGUAGE plpgsql AS $fn$
@@ -62,26 +75,7 @@ pub(super) fn trigger_sql() -> String {
          $fn$;
          DO $do$
          BEGIN
-             IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = 'passerelle_kv'::regclass
-                            AND tgname = 'passerelle_acl_insert') THEN
-                 CREATE TRIGGER passerelle_acl_insert AFTER INSERT ON passerelle_kv
-                 FOR EACH ROW WHEN {new} EXECUTE FUNCTION passerelle_acl_notify();
-             END IF;
-             IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = 'passerelle_kv'::regclass
-                            AND tgname = 'passerelle_acl_update') THEN
-                 CREATE TRIGGER passerelle_acl_update AFTER UPDATE ON passerelle_kv
-                 FOR EACH ROW WHEN ({new} OR {old}) EXECUTE FUNCTION passerelle_acl_notify();
-             END IF;
-             IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = 'passerelle_kv'::regclass
-                            AND tgname = 'passerelle_acl_delete') THEN
-                 CREATE TRIGGER passerelle_acl_delete AFTER DELETE ON passerelle_kv
-                 FOR EACH ROW WHEN {old} EXECUTE FUNCTION passerelle_acl_notify();
-             END IF;
-             IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgrelid = 'passerelle_kv'::regclass
-                            AND tgname = 'passerelle_acl_truncate') THEN
-                 CREATE TRIGGER passerelle_acl_truncate AFTER TRUNCATE ON passerelle_kv
-                 FOR EACH STATEMENT EXECUTE FUNCTION passerelle_acl_notify();
-             END IF;
+{triggers}
          END
          $do$;"
     )
@@ -107,9 +101,8 @@ mod tests {
 
     #[test]
     fn the_trigger_range_holds_every_acl_key_and_no_other() {
-        let low = acl_prefix().to_ordered_bytes();
-        let mut high = low.clone();
-        *high.last_mut().unwrap() += 1;
+        let (low, high) = acl_prefix().ordered_range();
+        let high = high.unwrap();
         let doc = DocumentId::random();
         let inside = StorageKey::try_new(["acl", &doc.to_string()])
             .unwrap()
